@@ -1,0 +1,16 @@
+# Compiler flags shared by every target of this project (not exported to consumers).
+add_library(mempool_project_flags INTERFACE)
+target_compile_options(mempool_project_flags INTERFACE -Wall -Wextra -Wpedantic)
+if(MEMPOOL_WERROR)
+  target_compile_options(mempool_project_flags INTERFACE -Werror)
+endif()
+
+if(MEMPOOL_SANITIZE)
+  string(REPLACE ";" "," _mempool_san "${MEMPOOL_SANITIZE}")
+  if(NOT _mempool_san MATCHES "^(address|undefined|address,undefined|undefined,address|thread)$")
+    message(FATAL_ERROR "MEMPOOL_SANITIZE must be address,undefined or thread (got '${_mempool_san}')")
+  endif()
+  # Applied globally so that every object, including llhttp's C sources, is instrumented.
+  add_compile_options(-fsanitize=${_mempool_san} -fno-omit-frame-pointer -fno-sanitize-recover=all -g)
+  add_link_options(-fsanitize=${_mempool_san})
+endif()

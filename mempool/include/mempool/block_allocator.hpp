@@ -1,0 +1,111 @@
+/// \file
+/// BlockAllocator: where pools get their memory (APR's apr_allocator_t, DESIGN §3.1).
+///
+/// Hands out blocks whose sizes are multiples of 4 KiB and keeps returned blocks on free lists
+/// indexed by size, so a pool that is reset or destroyed gives its blocks to the next pool without
+/// touching the heap. `max_free` caps the bytes kept; past it, returned blocks go back to the OS
+/// (APR's apr_allocator_max_free_set, httpd's MaxMemFree; default 2 MiB, DESIGN §5).
+///
+/// Thread safety: single-owner by default (one allocator per reactor, no locks). With
+/// `Options::thread_safe` one mutex guards every call, for an allocator shared by threads.
+/// Lifetime: every block must come back before the allocator dies; one that dies with blocks
+/// still out says so on stderr (and the memory of those blocks is leaked, not freed under them).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+
+#include "mempool/allocator.hpp"
+
+namespace mempool {
+
+/// Header at the start of every block. The allocator owns `next` and `size`; the rest of the
+/// block (from `data()`) belongs to whoever holds the block.
+struct MemoryBlock {
+  MemoryBlock* next = nullptr;  ///< free-list link while free; the holder's list link while held
+  std::size_t size = 0;         ///< bytes of the whole block, this header included; a multiple of page_size
+
+  char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
+  char* end() noexcept { return reinterpret_cast<char*>(this) + size; }
+  std::size_t capacity() const noexcept { return size - sizeof(MemoryBlock); }
+};
+static_assert(sizeof(MemoryBlock) == 16, "block payload must stay 16-byte aligned");
+
+/// Counters of one allocator. All byte figures are whole blocks, headers included.
+struct BlockAllocatorStats {
+  std::size_t bytes_in_use = 0;    ///< held by callers right now
+  std::size_t bytes_free = 0;      ///< kept on the free lists (<= max_free)
+  std::size_t max_free = 0;        ///< the cap on bytes_free
+  std::uint64_t blocks_reused = 0; ///< allocations served from a free list
+  std::uint64_t os_allocs = 0;     ///< blocks obtained from the OS (malloc)
+  std::uint64_t os_frees = 0;      ///< blocks handed back to the OS
+  std::uint64_t os_failures = 0;   ///< times the OS refused a block
+  bool operator==(const BlockAllocatorStats&) const = default;
+};
+
+class BlockAllocator {
+ public:
+  static constexpr std::size_t page_size = 4096;
+  /// free_lists_[i] holds blocks of exactly (i + 1) pages; bigger blocks go to the sink list.
+  static constexpr std::size_t indexed_lists = 32;
+  static constexpr std::size_t default_max_free = std::size_t{2} << 20;
+  static constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
+
+  struct Options {
+    std::size_t max_free = default_max_free;  ///< bytes kept on free lists; `unlimited` keeps all, 0 keeps none
+    bool thread_safe = false;                 ///< guard every call with a mutex
+  };
+
+  BlockAllocator() : BlockAllocator(Options{}) {}
+  explicit BlockAllocator(Options options) noexcept;
+  ~BlockAllocator();
+  BlockAllocator(const BlockAllocator&) = delete;
+  BlockAllocator& operator=(const BlockAllocator&) = delete;
+
+  /// A block with at least `min_capacity` bytes after its header, or nullptr if the OS refuses.
+  /// Its size is the smallest multiple of page_size that fits (a sink block may be larger).
+  [[nodiscard]] MemoryBlock* allocate_block(std::size_t min_capacity) noexcept;
+
+  /// Takes a block back: onto its free list while under max_free, else back to the OS.
+  void deallocate_block(MemoryBlock* block) noexcept;
+
+  /// Hands every free block back to the OS (APR keeps no such call; h2o trims on a timer).
+  void trim() noexcept;
+
+  /// Changes the cap; blocks already kept beyond a lower cap are released at once.
+  void set_max_free(std::size_t bytes) noexcept;
+
+  BlockAllocatorStats stats() const noexcept;
+
+  /// Allocator concept: the payload of a block of at least n bytes / give it back.
+  [[nodiscard]] void* allocate(std::size_t n) noexcept;
+  void deallocate(void* p, std::size_t n) noexcept;
+
+  /// The process-wide thread-safe allocator used by pools constructed without one.
+  static BlockAllocator& shared_default() noexcept;
+
+  /// Block size (header included) that gives at least `min_capacity` usable bytes.
+  static constexpr std::size_t block_size_for(std::size_t min_capacity) noexcept {
+    return (min_capacity + sizeof(MemoryBlock) + page_size - 1) / page_size * page_size;
+  }
+
+ private:
+  class Guard;  // locks mutex_ only when thread_safe_
+
+  MemoryBlock* take_from_free_lists(std::size_t size) noexcept;
+  void release_to_os(MemoryBlock* block) noexcept;
+  void release_beyond(std::size_t cap) noexcept;
+
+  std::array<MemoryBlock*, indexed_lists> free_lists_{};
+  MemoryBlock* sink_ = nullptr;  ///< blocks over indexed_lists pages, unsorted, first fit
+  BlockAllocatorStats stats_{};
+  bool thread_safe_;
+  mutable std::mutex mutex_;
+};
+
+static_assert(Allocator<BlockAllocator>);
+
+}  // namespace mempool

@@ -1,0 +1,50 @@
+/// \file
+/// The string helpers behind every allocator's strdup() and format() (FreeSWITCH's
+/// switch_core_strdup / switch_core_sprintf), written once. Each takes the allocator's byte
+/// allocation as a callable `alloc(bytes) -> void*` that returns nullptr on failure, and gives a
+/// NUL-terminated std::string_view (the NUL not counted) whose data() is nullptr on failure.
+/// Formatting never holds the allocator's lock or state while a user formatter runs: the text is
+/// measured, then its room allocated, then written.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace mempool::detail {
+
+/// A NUL-terminated copy of s in alloc(s.size() + 1).
+template <class Alloc>
+std::string_view strdup_with(Alloc&& alloc, std::string_view s) noexcept(noexcept(alloc(std::size_t{1}))) {
+  auto* p = static_cast<char*>(alloc(s.size() + 1));
+  if (p == nullptr) return {};
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  p[s.size()] = '\0';
+  return {p, s.size()};
+}
+
+/// Characters the text formats to, the NUL not included. Formats once, storing nothing.
+inline std::size_t formatted_size(fmt::string_view text, fmt::format_args args) {
+  return fmt::vformat_to_n(static_cast<char*>(nullptr), 0, text, args).size;
+}
+
+/// Writes the text, whose formatted_size() the caller already knows, into alloc(size + 1).
+template <class Alloc>
+std::string_view format_sized_with(Alloc&& alloc, std::size_t size, fmt::string_view text,
+                                   fmt::format_args args) {
+  auto* p = static_cast<char*>(alloc(size + 1));
+  if (p == nullptr) return {};
+  fmt::vformat_to_n(p, size, text, args);
+  p[size] = '\0';
+  return {p, size};
+}
+
+/// Measures the text, then writes it into alloc(size + 1).
+template <class Alloc>
+std::string_view format_with(Alloc&& alloc, fmt::string_view text, fmt::format_args args) {
+  return format_sized_with(alloc, formatted_size(text, args), text, args);
+}
+
+}  // namespace mempool::detail

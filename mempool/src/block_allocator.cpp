@@ -1,0 +1,159 @@
+#include "mempool/block_allocator.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+#include "mempool/detail/sanitizer.hpp"
+
+namespace mempool {
+
+class BlockAllocator::Guard {
+ public:
+  explicit Guard(const BlockAllocator& a) noexcept : mutex_(a.thread_safe_ ? &a.mutex_ : nullptr) {
+    if (mutex_) mutex_->lock();
+  }
+  ~Guard() {
+    if (mutex_) mutex_->unlock();
+  }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+
+ private:
+  std::mutex* mutex_;
+};
+
+namespace {
+
+std::size_t page_count(const MemoryBlock* b) noexcept { return b->size / BlockAllocator::page_size; }
+
+// Free blocks keep their header readable (the lists run through it); the payload is off limits.
+void poison_payload(MemoryBlock* b) noexcept { detail::poison(b->data(), b->capacity()); }
+void unpoison_payload(MemoryBlock* b) noexcept { detail::unpoison(b->data(), b->capacity()); }
+
+}  // namespace
+
+BlockAllocator::BlockAllocator(Options options) noexcept : thread_safe_(options.thread_safe) {
+  stats_.max_free = options.max_free;
+}
+
+BlockAllocator::~BlockAllocator() {
+  trim();
+  if (stats_.bytes_in_use != 0) {
+    std::fprintf(stderr, "mempool: BlockAllocator destroyed with %zu bytes of blocks still in use\n",
+                 stats_.bytes_in_use);
+  }
+}
+
+MemoryBlock* BlockAllocator::allocate_block(std::size_t min_capacity) noexcept {
+  if (min_capacity > unlimited - sizeof(MemoryBlock) - page_size) return nullptr;
+  const std::size_t size = block_size_for(min_capacity);
+  {
+    Guard guard(*this);
+    if (MemoryBlock* b = take_from_free_lists(size)) {
+      stats_.bytes_free -= b->size;
+      stats_.bytes_in_use += b->size;
+      ++stats_.blocks_reused;
+      b->next = nullptr;
+      unpoison_payload(b);
+      return b;
+    }
+  }
+  // The OS call happens outside the lock: it is the slow part and needs no shared state.
+  void* raw = std::malloc(size);
+  Guard guard(*this);
+  if (raw == nullptr) {
+    ++stats_.os_failures;
+    return nullptr;
+  }
+  auto* b = ::new (raw) MemoryBlock{nullptr, size};
+  ++stats_.os_allocs;
+  stats_.bytes_in_use += size;
+  return b;
+}
+
+MemoryBlock* BlockAllocator::take_from_free_lists(std::size_t size) noexcept {
+  const std::size_t index = size / page_size - 1;
+  if (index < indexed_lists) {
+    MemoryBlock* b = free_lists_[index];
+    if (b) free_lists_[index] = b->next;
+    return b;
+  }
+  for (MemoryBlock** link = &sink_; *link; link = &(*link)->next) {
+    if ((*link)->size >= size) {
+      MemoryBlock* b = *link;
+      *link = b->next;
+      return b;
+    }
+  }
+  return nullptr;
+}
+
+void BlockAllocator::deallocate_block(MemoryBlock* block) noexcept {
+  if (block == nullptr) return;
+  Guard guard(*this);
+  stats_.bytes_in_use -= block->size;
+  if (stats_.bytes_free + block->size > stats_.max_free) {
+    release_to_os(block);
+    return;
+  }
+  const std::size_t index = page_count(block) - 1;
+  MemoryBlock*& list = index < indexed_lists ? free_lists_[index] : sink_;
+  block->next = list;
+  list = block;
+  stats_.bytes_free += block->size;
+  poison_payload(block);
+}
+
+void BlockAllocator::release_to_os(MemoryBlock* block) noexcept {
+  unpoison_payload(block);
+  ++stats_.os_frees;
+  std::free(block);
+}
+
+void BlockAllocator::release_beyond(std::size_t cap) noexcept {
+  // Largest blocks first: the sink, then the indexed lists from the top.
+  auto drain = [&](MemoryBlock*& list) {
+    while (list && stats_.bytes_free > cap) {
+      MemoryBlock* b = list;
+      list = b->next;
+      stats_.bytes_free -= b->size;
+      release_to_os(b);
+    }
+  };
+  drain(sink_);
+  for (std::size_t i = indexed_lists; i-- > 0;) drain(free_lists_[i]);
+}
+
+void BlockAllocator::trim() noexcept {
+  Guard guard(*this);
+  release_beyond(0);
+}
+
+void BlockAllocator::set_max_free(std::size_t bytes) noexcept {
+  Guard guard(*this);
+  stats_.max_free = bytes;
+  release_beyond(bytes);
+}
+
+BlockAllocatorStats BlockAllocator::stats() const noexcept {
+  Guard guard(*this);
+  return stats_;
+}
+
+void* BlockAllocator::allocate(std::size_t n) noexcept {
+  MemoryBlock* b = allocate_block(n);
+  return b ? b->data() : nullptr;
+}
+
+void BlockAllocator::deallocate(void* p, std::size_t) noexcept {
+  if (p) deallocate_block(static_cast<MemoryBlock*>(p) - 1);
+}
+
+BlockAllocator& BlockAllocator::shared_default() noexcept {
+  // Leaked on purpose: pools with static storage duration may outlive any destruction order.
+  static BlockAllocator* instance = new BlockAllocator(Options{default_max_free, true});
+  return *instance;
+}
+
+}  // namespace mempool

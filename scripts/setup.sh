@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what mempool needs, from Debian's packages only, and nothing that is already there.
+#   scripts/setup.sh            build, test and micro-benchmark dependencies
+#   scripts/setup.sh loadtest   the above plus wrk, nginx, h2o, gnuplot for loadtest/run.sh
+# Runs apt-get update first whenever something is missing. Needs root or sudo for that.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config make        # toolchain
+  libfmt-dev libspdlog-dev libasio-dev          # library and server
+  node-llhttp libtomlplusplus-dev               # HTTP parser sources, config parser
+  catch2 curl                                   # tests
+  libbenchmark-dev libapr1-dev                  # micro-benchmarks (APR pools as a contender)
+  libjemalloc2 libmimalloc2.0                   # contenders loaded at run time where installed
+)
+if [[ "${1:-}" == "loadtest" ]]; then
+  packages+=(wrk nginx-light libnginx-mod-http-echo h2o gnuplot-nox apache2-utils python3)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != "installed" ]]; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
