@@ -1,0 +1,569 @@
+#include "mempool/pool.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace mempool {
+
+// Bookkeeping at the start of every small block's payload: the block's own bump cursor (the
+// current block's lives in Pool::cursor_ while it is current) and its count of failed fits.
+struct Pool::BumpHeader {
+  char* last;           ///< next free byte of this block
+  std::uint32_t failed; ///< requests this block could not fit since the last rewind
+};
+
+// Header right before the bytes of a tracked allocation: every large allocation, and in
+// MEMPOOL_DEBUG builds every allocation. `check` is last so a probe at p - 8 finds it; it mixes
+// the header's address, the owning pool and the kind, so a small allocation never passes for one.
+struct Pool::Tracked {
+  Tracked* prev;
+  Tracked* next;
+  void* base;          ///< what to give back: a MemoryBlock*, or a malloc() pointer in MEMPOOL_DEBUG
+  std::size_t bytes;   ///< requested size
+  Site site;           ///< where it was asked for
+  std::uintptr_t check;
+};
+
+struct Pool::Cleanup {
+  CleanupFn fn;
+  void* data;
+  Cleanup* next;
+};
+
+struct Pool::UserData {
+  UserData* next;
+  std::string_view key;  ///< copied into the pool
+  void* value;
+};
+
+namespace {
+
+// A block that failed this many requests is nearly full: stop starting the search there
+// (nginx moves `current` past a block after its fourth failure).
+constexpr std::uint32_t max_failed_fits = 4;
+// A block with less room than this cannot take a typical header or string: a request that
+// misses it moves `current` on at once instead of retrying it four more times.
+constexpr std::size_t min_useful_room = 256;
+
+std::size_t round_to_pages(std::size_t n) noexcept {
+  return std::max(detail::align_up(n, BlockAllocator::page_size), BlockAllocator::page_size);
+}
+
+constexpr std::uintptr_t large_magic = 0x6c61726765ULL;      // "large"
+constexpr std::uintptr_t small_magic = 0x736d616c6cULL;      // "small" (MEMPOOL_DEBUG only)
+
+// What cursor_ and limit_ point at while a pool holds no block: alloc(0) returns it, and the
+// eight bytes before it are zeros, which no Tracked::check can equal.
+alignas(64) char empty_area[64] = {};
+char* empty_sentinel() noexcept { return empty_area + sizeof(empty_area); }
+
+bool add_overflows(std::size_t a, std::size_t b) noexcept { return a > std::numeric_limits<std::size_t>::max() - b; }
+
+}  // namespace
+
+// --- construction -------------------------------------------------------------------------------
+
+Pool::Pool(const Options& options)
+    : cursor_(empty_sentinel()),
+      limit_(empty_sentinel()),
+      segment_start_(empty_sentinel()),
+      capacity_(options.capacity == 0 ? unlimited : options.capacity),
+      allocator_(options.allocator ? options.allocator : &BlockAllocator::shared_default()),
+      min_block_size_(round_to_pages(options.block_size)),
+      first_block_size_(min_block_size_),
+      max_block_size_(std::max(round_to_pages(options.max_block_size), min_block_size_)),
+      retain_bytes_(std::max(options.retain_bytes / BlockAllocator::page_size * BlockAllocator::page_size,
+                             min_block_size_)),
+      small_capacity_(max_block_size_ - sizeof(MemoryBlock) - sizeof(BumpHeader)),
+      tag_(options.tag),
+      owner_(std::this_thread::get_id()) {}
+
+Pool::Pool(Pool& parent, const Options& options)
+    : Pool(options.allocator ? options : [&] {
+        Options inherited = options;
+        inherited.allocator = parent.allocator_;
+        return inherited;
+      }()) {
+  parent.check_owner();
+  parent_ = &parent;
+  next_sibling_ = parent.first_child_;
+  if (next_sibling_) next_sibling_->prev_sibling_ = this;
+  parent.first_child_ = this;
+}
+
+Pool::~Pool() {
+  if (orphaned_) return;
+  clear(false);
+  detach_from_parent();
+}
+
+void Pool::clear(bool keep_a_block) noexcept {
+  destroy_children();
+  run_cleanups();
+  destroy_children();  // any that a cleanup created
+  release_tracked();
+  user_data_ = nullptr;
+  rewind_blocks(keep_a_block);
+}
+
+void Pool::detach_from_parent() noexcept {
+  if (parent_ == nullptr) return;
+  if (prev_sibling_) {
+    prev_sibling_->next_sibling_ = next_sibling_;
+  } else {
+    parent_->first_child_ = next_sibling_;
+  }
+  if (next_sibling_) next_sibling_->prev_sibling_ = prev_sibling_;
+  parent_ = next_sibling_ = prev_sibling_ = nullptr;
+}
+
+// --- reset --------------------------------------------------------------------------------------
+
+void Pool::reset(Retain retain) noexcept {
+  check_owner();
+  MEMPOOL_EXPECT(!in_cleanup_, "reset() called from inside one of the pool's own cleanups");
+  ++resets_;
+  if (retain == Retain::bounded && reset_single_block()) return;
+  clear(retain == Retain::bounded);
+}
+
+// The keep-alive case, written straight through: one block of the learned size and nothing
+// else to undo (no children, cleanups, large allocations or user data).
+bool Pool::reset_single_block() noexcept {
+  MemoryBlock* b = first_;
+  if (b == nullptr || b != last_ || b->size != first_block_size_ || first_child_ || cleanups_ ||
+      tracked_ || user_data_) {
+    return false;
+  }
+  char* start = b->data() + sizeof(BumpHeader);
+  *reinterpret_cast<BumpHeader*>(b->data()) = BumpHeader{start, 0};
+  detail::poison(start, static_cast<std::size_t>(b->end() - start));
+  current_ = b;
+  used_ = 0;
+  cursor_ = segment_start_ = limit_ = start;
+  fit_limit();
+  return true;
+}
+
+void Pool::destroy_children() noexcept {
+  while (Pool* child = first_child_) {
+    child->clear(false);
+    child->detach_from_parent();
+    child->orphaned_ = true;
+  }
+}
+
+void Pool::run_cleanups() noexcept {
+  in_cleanup_ = true;
+  while (Cleanup* snapshot = std::exchange(cleanups_, nullptr)) {
+    for (Cleanup* c = snapshot; c != nullptr; c = c->next) c->fn(c->data);
+  }
+  spare_cleanups_ = nullptr;
+  in_cleanup_ = false;
+}
+
+void Pool::release_tracked() noexcept {
+  while (Tracked* t = tracked_) {
+    tracked_ = t->next;
+    if constexpr (debug_allocations) {
+      std::free(t->base);
+    } else {
+      allocator_->deallocate_block(static_cast<MemoryBlock*>(t->base));
+    }
+  }
+}
+
+void Pool::learn_block_size() noexcept {
+  std::size_t total = 0;
+  for (const MemoryBlock* b = first_; b != nullptr; b = b->next) total += b->size;
+  first_block_size_ = std::clamp(total, first_block_size_, retain_bytes_);
+}
+
+void Pool::rewind_blocks(bool keep_a_block) noexcept {
+  learn_block_size();
+  used_ = 0;
+  segment_start_ = cursor_;
+  current_ = nullptr;  // nothing to save: every cursor is about to be rewound
+  MemoryBlock* kept = nullptr;
+  if (keep_a_block && first_ != nullptr && first_->size == first_block_size_) kept = first_;
+  for (MemoryBlock* b = kept ? kept->next : first_; b != nullptr;) {
+    MemoryBlock* next = b->next;
+    allocator_->deallocate_block(b);
+    b = next;
+  }
+  first_ = last_ = kept;
+  if (kept == nullptr) {
+    cursor_ = limit_ = segment_start_ = empty_sentinel();
+    return;
+  }
+  kept->next = nullptr;
+  char* start = kept->data() + sizeof(BumpHeader);
+  *reinterpret_cast<BumpHeader*>(kept->data()) = BumpHeader{start, 0};
+  detail::poison(start, static_cast<std::size_t>(kept->end() - start));
+  make_current(kept);
+}
+
+// --- small allocations --------------------------------------------------------------------------
+
+void* Pool::alloc_slow(std::size_t n, std::size_t align, Site site) noexcept {
+  if (orphaned_) return nullptr;
+  commit_segment();
+  if (used_ > capacity_ || n > capacity_ - used_) {
+    ++capacity_failures_;
+    return nullptr;
+  }
+  // A fresh block's payload starts 16-aligned, so a stricter alignment may cost align - 16 bytes.
+  const std::size_t worst_padding = align > default_alignment ? align - default_alignment : 0;
+  const bool fits_a_block = n <= small_capacity_ && worst_padding <= small_capacity_ - n;
+  if (debug_allocations || !fits_a_block) {
+    void* p = alloc_tracked(n, align, site, !fits_a_block);
+    if (p != nullptr) used_ += n;
+    fit_limit();
+    return p;
+  }
+  return alloc_from_blocks(n, align);
+}
+
+// Brings used_ up to date with what the fast path handed out from the current block.
+void Pool::commit_segment() noexcept {
+  used_ += static_cast<std::size_t>(cursor_ - segment_start_);
+  segment_start_ = cursor_;
+}
+
+// limit_ = the current block's end, or sooner if the capacity runs out first.
+void Pool::fit_limit() noexcept {
+  commit_segment();
+  limit_ = current_ ? current_->end() : cursor_;
+  if (capacity_ != unlimited) {
+    const std::size_t left = used_ < capacity_ ? capacity_ - used_ : 0;
+    if (left < static_cast<std::size_t>(limit_ - cursor_)) limit_ = cursor_ + left;
+  }
+}
+
+void Pool::set_capacity(std::size_t bytes) noexcept {
+  capacity_ = bytes == 0 ? unlimited : bytes;
+  fit_limit();
+}
+
+void Pool::save_cursor() noexcept {
+  if (current_) reinterpret_cast<BumpHeader*>(current_->data())->last = cursor_;
+}
+
+void Pool::make_current(MemoryBlock* block) noexcept {
+  commit_segment();
+  save_cursor();
+  current_ = block;
+  cursor_ = segment_start_ = reinterpret_cast<BumpHeader*>(block->data())->last;
+  fit_limit();
+}
+
+// Blocks of a cycle grow: the first has the learned size, each next one doubles the last, up
+// to max_block_size, and is never smaller than the request that needs it.
+MemoryBlock* Pool::add_block(std::size_t min_capacity) noexcept {
+  const std::size_t grown = last_ ? std::min(last_->size * 2, max_block_size_) : first_block_size_;
+  const std::size_t size = std::max(grown, BlockAllocator::block_size_for(min_capacity + sizeof(BumpHeader)));
+  MemoryBlock* b = allocator_->allocate_block(size - sizeof(MemoryBlock));
+  if (b == nullptr) return nullptr;
+  char* start = b->data() + sizeof(BumpHeader);
+  ::new (b->data()) BumpHeader{start, 0};
+  detail::poison(start, static_cast<std::size_t>(b->end() - start));
+  b->next = nullptr;
+  if (last_) {
+    last_->next = b;
+  } else {
+    first_ = b;
+  }
+  last_ = b;
+  return b;
+}
+
+void* Pool::alloc_from_blocks(std::size_t n, std::size_t align) noexcept {
+  save_cursor();  // the walk reads every block's cursor from its header, the current one included
+  void* p = nullptr;
+  const std::size_t budget = capacity_ == unlimited ? unlimited : capacity_ - used_;  // alloc_slow checked used_ <= capacity_
+  for (MemoryBlock* b = current_; b != nullptr && p == nullptr; b = b->next) {
+    p = bump_in(b, n, align, budget);
+    auto* header = reinterpret_cast<BumpHeader*>(b->data());
+    const bool nearly_full = static_cast<std::size_t>(b->end() - header->last) < min_useful_room;
+    if (p == nullptr && (nearly_full || ++header->failed > max_failed_fits) && b == current_ && b->next) {
+      current_ = b->next;
+    }
+  }
+  if (p == nullptr) {
+    MemoryBlock* b = add_block(n + (align > default_alignment ? align - default_alignment : 0));
+    if (b == nullptr) return nullptr;
+    if (current_ == nullptr) current_ = b;
+    p = bump_in(b, n, align, budget);  // fits, unless the padding overruns the budget
+    if (p == nullptr) ++capacity_failures_;
+  }
+  MemoryBlock* current = std::exchange(current_, nullptr);  // reload without saving over the walk
+  make_current(current);
+  return p;
+}
+
+void* Pool::bump_in(MemoryBlock* b, std::size_t n, std::size_t align, std::size_t budget) noexcept {
+  auto* header = reinterpret_cast<BumpHeader*>(b->data());
+  const auto room = std::min(static_cast<std::size_t>(b->end() - header->last), budget);
+  const std::size_t pad = detail::padding_for(header->last, align);
+  if (pad > room || n > room - pad) return nullptr;
+  char* p = header->last + pad;
+  header->last = p + n;
+  used_ += pad + n;
+  detail::unpoison(p, n);
+  return p;
+}
+
+// --- tracked (large, or MEMPOOL_DEBUG) allocations ----------------------------------------------
+
+void* Pool::alloc_tracked(std::size_t n, std::size_t align, Site site, bool large) noexcept {
+  // Layout: [base ... padding][Tracked][n bytes], the bytes aligned to max(align, 16).
+  const std::size_t a = std::max(align, default_alignment);
+  if (add_overflows(n, sizeof(Tracked) + a)) return nullptr;
+  const std::size_t total = sizeof(Tracked) + a - 1 + n;
+  void* base;
+  char* raw;
+  if constexpr (debug_allocations) {
+    base = raw = static_cast<char*>(std::malloc(total));
+  } else {
+    MemoryBlock* block = allocator_->allocate_block(total);
+    base = block;
+    raw = block ? block->data() : nullptr;
+  }
+  if (raw == nullptr) return nullptr;
+  char* p = detail::align_pointer(raw + sizeof(Tracked), a);
+  auto* t = ::new (p - sizeof(Tracked)) Tracked{nullptr, tracked_, base, n, site, 0};
+  t->check = reinterpret_cast<std::uintptr_t>(t) ^ reinterpret_cast<std::uintptr_t>(this) ^
+             (large ? large_magic : small_magic);
+  if (tracked_) tracked_->prev = t;
+  tracked_ = t;
+  return p;
+}
+
+MEMPOOL_NO_SANITIZE_ADDRESS Pool::Tracked* Pool::tracked_header(void* p) const noexcept {
+  // Reads the eight bytes before p, which for a small allocation belong to the pool's own block
+  // (possibly poisoned padding, hence no ASan here). Only a real header holds the right check.
+  const char* bytes = static_cast<const char*>(p);
+  std::uintptr_t check;
+  __builtin_memcpy(&check, bytes - sizeof(check), sizeof(check));
+  auto* t = reinterpret_cast<Tracked*>(const_cast<char*>(bytes) - sizeof(Tracked));
+  const std::uintptr_t mine = reinterpret_cast<std::uintptr_t>(t) ^ reinterpret_cast<std::uintptr_t>(this);
+  return (check == (mine ^ large_magic) || check == (mine ^ small_magic)) ? t : nullptr;
+}
+
+namespace {
+bool is_large(const void* t, const void* pool, std::uintptr_t check) noexcept {
+  return check == (reinterpret_cast<std::uintptr_t>(t) ^ reinterpret_cast<std::uintptr_t>(pool) ^ large_magic);
+}
+}  // namespace
+
+bool Pool::free(void* p) noexcept {
+  check_owner();
+  if (p == nullptr || tracked_ == nullptr) return false;
+  Tracked* t = tracked_header(p);
+  if (t == nullptr || !is_large(t, this, t->check)) return false;
+  if (t->prev) {
+    t->prev->next = t->next;
+  } else {
+    tracked_ = t->next;
+  }
+  if (t->next) t->next->prev = t->prev;
+  commit_segment();
+  used_ -= t->bytes;
+  t->check = 0;  // a second free of p finds no header
+  if constexpr (debug_allocations) {
+    std::free(t->base);
+  } else {
+    allocator_->deallocate_block(static_cast<MemoryBlock*>(t->base));
+  }
+  fit_limit();  // the budget grew
+  return true;
+}
+
+void* Pool::realloc(void* p, std::size_t old_size, std::size_t n, std::size_t align, Site site) noexcept {
+  if (p == nullptr) return alloc(n, align, site);
+  check_owner();
+  auto* bytes = static_cast<char*>(p);
+  if constexpr (!debug_allocations) {
+    // The newest allocation of the current block grows or shrinks where it is (Melon mln_alloc_re);
+    // limit_ already stops at the capacity.
+    if (bytes + old_size == cursor_ && detail::is_aligned(p, align) &&
+        n <= static_cast<std::size_t>(limit_ - bytes)) {
+      commit_segment();
+      cursor_ = segment_start_ = bytes + n;
+      used_ = used_ - old_size + n;
+      if (n > old_size) detail::unpoison(bytes + old_size, n - old_size);
+      else detail::poison(bytes + n, old_size - n);
+      fit_limit();
+      return p;
+    }
+    // A large allocation grows inside its own block while the block has room.
+    if (tracked_ != nullptr && detail::is_aligned(p, align)) {
+      if (Tracked* t = tracked_header(p); t && is_large(t, this, t->check)) {
+        commit_segment();
+        const bool fits_budget = n <= t->bytes || (used_ <= capacity_ && n - t->bytes <= capacity_ - used_);
+        if (fits_budget && n <= static_cast<std::size_t>(static_cast<MemoryBlock*>(t->base)->end() - bytes)) {
+          used_ = used_ - t->bytes + n;
+          t->bytes = n;
+          fit_limit();
+          return p;
+        }
+      }
+    }
+  }
+  void* q = alloc(n, align, site);
+  if (q == nullptr) return nullptr;
+  std::memcpy(q, p, std::min(old_size, n));
+  free(p);
+  return q;
+}
+
+// --- strings ------------------------------------------------------------------------------------
+
+std::string_view Pool::strdup(std::string_view s, Site site) noexcept {
+  auto* p = static_cast<char*>(alloc_unaligned(s.size() + 1, site));
+  if (p == nullptr) return {};
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  p[s.size()] = '\0';
+  return {p, s.size()};
+}
+
+std::string_view Pool::vformat(fmt::string_view text, fmt::format_args args, Site site) {
+  std::size_t size;
+  if constexpr (!debug_allocations) {
+    // Format straight into the current block's free space; keep it if it fit. (A formatter that
+    // allocates from this same pool would collide with this: formatters must not.)
+    const auto room = static_cast<std::size_t>(limit_ - cursor_);
+    if (room != 0) {
+      detail::unpoison(cursor_, room);
+      size = fmt::vformat_to_n(cursor_, room - 1, text, args).size;
+      if (size < room) {  // limit_ already stops at the capacity
+        char* p = cursor_;
+        p[size] = '\0';
+        cursor_ += size + 1;
+        detail::poison(cursor_, room - size - 1);
+        return {p, size};
+      }
+      detail::poison(cursor_, room);
+    } else {
+      size = fmt::vformat_to_n(static_cast<char*>(nullptr), 0, text, args).size;
+    }
+  } else {
+    size = fmt::vformat_to_n(static_cast<char*>(nullptr), 0, text, args).size;
+  }
+  auto* p = static_cast<char*>(alloc_unaligned(size + 1, site));
+  if (p == nullptr) return {};
+  fmt::vformat_to(p, text, args);
+  p[size] = '\0';
+  return {p, size};
+}
+
+// --- cleanups -----------------------------------------------------------------------------------
+
+bool Pool::add_cleanup(CleanupFn fn, void* data) noexcept {
+  Cleanup* c = spare_cleanups_;
+  if (c) {
+    spare_cleanups_ = c->next;
+  } else {
+    c = static_cast<Cleanup*>(alloc(sizeof(Cleanup), alignof(Cleanup)));
+    if (c == nullptr) return false;
+  }
+  *c = Cleanup{fn, data, cleanups_};
+  cleanups_ = c;
+  return true;
+}
+
+bool Pool::remove_cleanup(CleanupFn fn, void* data) noexcept {
+  check_owner();
+  for (Cleanup** link = &cleanups_; *link != nullptr; link = &(*link)->next) {
+    Cleanup* c = *link;
+    if (c->fn == fn && c->data == data) {
+      *link = c->next;
+      c->next = spare_cleanups_;
+      spare_cleanups_ = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Pool::run_cleanup(CleanupFn fn, void* data) noexcept {
+  if (!remove_cleanup(fn, data)) return false;
+  fn(data);
+  return true;
+}
+
+// --- user data ----------------------------------------------------------------------------------
+
+bool Pool::set_user_data(std::string_view key, void* data) noexcept {
+  for (UserData* u = user_data_; u != nullptr; u = u->next) {
+    if (u->key == key) {
+      u->value = data;
+      return true;
+    }
+  }
+  std::string_view stored_key = strdup(key);
+  auto* u = static_cast<UserData*>(alloc(sizeof(UserData), alignof(UserData)));
+  if (stored_key.data() == nullptr || u == nullptr) return false;
+  *u = UserData{user_data_, stored_key, data};
+  user_data_ = u;
+  return true;
+}
+
+void* Pool::user_data(std::string_view key) const noexcept {
+  for (UserData* u = user_data_; u != nullptr; u = u->next) {
+    if (u->key == key) return u->value;
+  }
+  return nullptr;
+}
+
+// --- introspection ------------------------------------------------------------------------------
+
+std::size_t Pool::available() const noexcept {
+  if (capacity_ == unlimited) return unlimited;
+  const std::size_t used = bytes_used();
+  return used >= capacity_ ? 0 : capacity_ - used;
+}
+
+PoolStats Pool::stats() const noexcept {
+  PoolStats s;
+  s.bytes_used = bytes_used();
+  s.capacity = capacity();
+  for (const MemoryBlock* b = first_; b != nullptr; b = b->next) {
+    ++s.blocks;
+    s.block_bytes += b->size;
+  }
+  for (const Tracked* t = tracked_; t != nullptr; t = t->next) {
+    ++s.large_allocations;
+    s.large_bytes += t->bytes;
+  }
+  for (const Pool* c = first_child_; c != nullptr; c = c->next_sibling_) ++s.children;
+  for (const Cleanup* c = cleanups_; c != nullptr; c = c->next) ++s.cleanups;
+  s.resets = resets_;
+  s.capacity_failures = capacity_failures_;
+  return s;
+}
+
+void Pool::report(std::FILE* out) const noexcept {
+  const PoolStats s = stats();
+  std::fprintf(out, "pool '%s': %zu bytes used, %zu blocks (%zu bytes), %zu tracked allocations (%zu bytes)\n",
+               tag(), s.bytes_used, s.blocks, s.block_bytes, s.large_allocations, s.large_bytes);
+  for (const Tracked* t = tracked_; t != nullptr; t = t->next) {
+    std::fprintf(out, "  %zu bytes from %s:%u (%s)\n", t->bytes, t->site.file_name(),
+                 static_cast<unsigned>(t->site.line()), t->site.function_name());
+  }
+}
+
+// --- std::pmr::memory_resource ------------------------------------------------------------------
+
+void* Pool::do_allocate(std::size_t bytes, std::size_t align) {
+  if (align > max_alignment) throw std::bad_alloc();
+  void* p = alloc(bytes, align);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+void Pool::do_deallocate(void* p, std::size_t, std::size_t) { free(p); }
+
+bool Pool::do_is_equal(const std::pmr::memory_resource& other) const noexcept { return this == &other; }
+
+}  // namespace mempool
