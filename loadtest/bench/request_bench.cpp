@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <mempool/pool.hpp>
+#include <mempool/pool_manager.hpp>
 
 #include "request_workload.hpp"
 
@@ -23,6 +24,21 @@ void pool_reset(benchmark::State& state) {
   mempool::BlockAllocator blocks;
   mempool::Pool pool({.allocator = &blocks});
   run_requests(state, [&](std::size_t n) { return pool.alloc(n); }, [&] { pool.reset(); });
+}
+
+// DESIGN §6 second row: the same work, but each request acquires its pool from a reactor's
+// PoolManager and releases it at the end (what a connection's life costs on top of the pool).
+void manager_acquire_release(benchmark::State& state) {
+  mempool::PoolManager manager;
+  mempool::PoolManager::Handle handle = manager.acquire("request");
+  mempool::Pool* pool = handle.get();  // a handler takes the pool from its handle once
+  run_requests(
+      state, [&](std::size_t n) { return pool->alloc(n); },
+      [&] {
+        handle.release();
+        handle = manager.acquire("request");
+        pool = handle.get();
+      });
 }
 
 // The floor: a pointer bump over one big buffer, rewound after each request.
@@ -125,6 +141,7 @@ void loaded_malloc(benchmark::State& state, LoadedMalloc m) {
 
 const bool registered = [] {
   benchmark::RegisterBenchmark("request/mempool::Pool reset", pool_reset);
+  benchmark::RegisterBenchmark("request/mempool::PoolManager acquire+release", manager_acquire_release);
   benchmark::RegisterBenchmark("request/bump pointer", bump_pointer);
   benchmark::RegisterBenchmark("request/pmr monotonic+release", pmr_monotonic);
   benchmark::RegisterBenchmark("request/pmr unsynchronized_pool", pmr_unsynchronized_pool);

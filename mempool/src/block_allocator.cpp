@@ -33,23 +33,33 @@ void unpoison_payload(MemoryBlock* b) noexcept { detail::unpoison(b->data(), b->
 
 }  // namespace
 
-BlockAllocator::BlockAllocator(Options options) noexcept : thread_safe_(options.thread_safe) {
+BlockAllocator::BlockAllocator(Options options) noexcept
+    : thread_safe_(options.thread_safe), owner_(std::this_thread::get_id()) {
   stats_.max_free = options.max_free;
 }
 
 BlockAllocator::~BlockAllocator() {
-  trim();
-  if (stats_.bytes_in_use != 0) {
-    std::fprintf(stderr, "mempool: BlockAllocator destroyed with %zu bytes of blocks still in use\n",
-                 stats_.bytes_in_use);
+  take_foreign_frees();
+  release_beyond(0);
+  const std::size_t in_use = stats_.bytes_in_use + foreign_bytes_.load();
+  if (in_use != 0) {
+    std::fprintf(stderr, "mempool: BlockAllocator destroyed with %zu bytes of blocks still in use\n", in_use);
   }
 }
 
 MemoryBlock* BlockAllocator::allocate_block(std::size_t min_capacity) noexcept {
   if (min_capacity > unlimited - sizeof(MemoryBlock) - page_size) return nullptr;
   const std::size_t size = block_size_for(min_capacity);
+  if (foreign_thread()) {
+    // Not ours to touch the lists: go to the OS, and count it where the owner will see it.
+    void* raw = std::malloc(size);
+    if (raw == nullptr) return nullptr;
+    foreign_bytes_.fetch_add(size, std::memory_order_relaxed);
+    return ::new (raw) MemoryBlock{nullptr, size};
+  }
   {
     Guard guard(*this);
+    if (foreign_frees_.load(std::memory_order_relaxed) != nullptr) take_foreign_frees();
     if (MemoryBlock* b = take_from_free_lists(size)) {
       stats_.bytes_free -= b->size;
       stats_.bytes_in_use += b->size;
@@ -60,16 +70,19 @@ MemoryBlock* BlockAllocator::allocate_block(std::size_t min_capacity) noexcept {
     }
   }
   // The OS call happens outside the lock: it is the slow part and needs no shared state.
+  return allocate_from_os(size);
+}
+
+MemoryBlock* BlockAllocator::allocate_from_os(std::size_t size) noexcept {
   void* raw = std::malloc(size);
   Guard guard(*this);
   if (raw == nullptr) {
     ++stats_.os_failures;
     return nullptr;
   }
-  auto* b = ::new (raw) MemoryBlock{nullptr, size};
   ++stats_.os_allocs;
   stats_.bytes_in_use += size;
-  return b;
+  return ::new (raw) MemoryBlock{nullptr, size};
 }
 
 MemoryBlock* BlockAllocator::take_from_free_lists(std::size_t size) noexcept {
@@ -91,7 +104,15 @@ MemoryBlock* BlockAllocator::take_from_free_lists(std::size_t size) noexcept {
 
 void BlockAllocator::deallocate_block(MemoryBlock* block) noexcept {
   if (block == nullptr) return;
+  if (foreign_thread()) {
+    push_foreign_free(block);
+    return;
+  }
   Guard guard(*this);
+  keep_or_release(block);
+}
+
+void BlockAllocator::keep_or_release(MemoryBlock* block) noexcept {
   stats_.bytes_in_use -= block->size;
   if (stats_.bytes_free + block->size > stats_.max_free) {
     release_to_os(block);
@@ -103,6 +124,25 @@ void BlockAllocator::deallocate_block(MemoryBlock* block) noexcept {
   list = block;
   stats_.bytes_free += block->size;
   poison_payload(block);
+}
+
+// A lock-free push (Treiber stack). The owner takes the whole list at once, so there is no ABA.
+void BlockAllocator::push_foreign_free(MemoryBlock* block) noexcept {
+  MemoryBlock* head = foreign_frees_.load(std::memory_order_relaxed);
+  do {
+    block->next = head;
+  } while (!foreign_frees_.compare_exchange_weak(head, block, std::memory_order_release,
+                                                 std::memory_order_relaxed));
+}
+
+void BlockAllocator::take_foreign_frees() noexcept {
+  MemoryBlock* b = foreign_frees_.exchange(nullptr, std::memory_order_acquire);
+  while (b != nullptr) {
+    MemoryBlock* next = b->next;
+    ++stats_.foreign_frees;
+    keep_or_release(b);
+    b = next;
+  }
 }
 
 void BlockAllocator::release_to_os(MemoryBlock* block) noexcept {
@@ -127,6 +167,7 @@ void BlockAllocator::release_beyond(std::size_t cap) noexcept {
 
 void BlockAllocator::trim() noexcept {
   Guard guard(*this);
+  if (!foreign_thread()) take_foreign_frees();
   release_beyond(0);
 }
 
@@ -138,7 +179,10 @@ void BlockAllocator::set_max_free(std::size_t bytes) noexcept {
 
 BlockAllocatorStats BlockAllocator::stats() const noexcept {
   Guard guard(*this);
-  return stats_;
+  BlockAllocatorStats s = stats_;
+  // Blocks freed by other threads but not yet taken back are still counted as in use.
+  s.bytes_in_use += foreign_bytes_.load(std::memory_order_relaxed);
+  return s;
 }
 
 void* BlockAllocator::allocate(std::size_t n) noexcept {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "mempool/detail/format.hpp"
+
 namespace mempool {
 
 // Bookkeeping at the start of every small block's payload: the block's own bump cursor (the
@@ -98,9 +100,7 @@ Pool::~Pool() {
 }
 
 void Pool::clear(bool keep_a_block) noexcept {
-  destroy_children();
   run_cleanups();
-  destroy_children();  // any that a cleanup created
   release_tracked();
   user_data_ = nullptr;
   rewind_blocks(keep_a_block);
@@ -154,6 +154,12 @@ void Pool::destroy_children() noexcept {
 }
 
 void Pool::run_cleanups() noexcept {
+  destroy_children();
+  run_own_cleanups();
+  destroy_children();  // any that a cleanup created
+}
+
+void Pool::run_own_cleanups() noexcept {
   in_cleanup_ = true;
   while (Cleanup* snapshot = std::exchange(cleanups_, nullptr)) {
     for (Cleanup* c = snapshot; c != nullptr; c = c->next) c->fn(c->data);
@@ -420,41 +426,29 @@ void* Pool::realloc(void* p, std::size_t old_size, std::size_t n, std::size_t al
 // --- strings ------------------------------------------------------------------------------------
 
 std::string_view Pool::strdup(std::string_view s, Site site) noexcept {
-  auto* p = static_cast<char*>(alloc_unaligned(s.size() + 1, site));
-  if (p == nullptr) return {};
-  if (!s.empty()) std::memcpy(p, s.data(), s.size());
-  p[s.size()] = '\0';
-  return {p, s.size()};
+  return detail::strdup_with([&](std::size_t n) noexcept { return alloc_unaligned(n, site); }, s);
 }
 
 std::string_view Pool::vformat(fmt::string_view text, fmt::format_args args, Site site) {
-  std::size_t size;
-  if constexpr (!debug_allocations) {
-    // Format straight into the current block's free space; keep it if it fit. (A formatter that
-    // allocates from this same pool would collide with this: formatters must not.)
-    const auto room = static_cast<std::size_t>(limit_ - cursor_);
-    if (room != 0) {
-      detail::unpoison(cursor_, room);
-      size = fmt::vformat_to_n(cursor_, room - 1, text, args).size;
-      if (size < room) {  // limit_ already stops at the capacity
-        char* p = cursor_;
-        p[size] = '\0';
-        cursor_ += size + 1;
-        detail::poison(cursor_, room - size - 1);
-        return {p, size};
-      }
-      detail::poison(cursor_, room);
-    } else {
-      size = fmt::vformat_to_n(static_cast<char*>(nullptr), 0, text, args).size;
-    }
-  } else {
-    size = fmt::vformat_to_n(static_cast<char*>(nullptr), 0, text, args).size;
+  auto alloc_text = [&](std::size_t n) noexcept { return alloc_unaligned(n, site); };
+  if (debug_allocations || cursor_ == limit_) {
+    return detail::format_with(alloc_text, text, args);
   }
-  auto* p = static_cast<char*>(alloc_unaligned(size + 1, site));
-  if (p == nullptr) return {};
-  fmt::vformat_to(p, text, args);
-  p[size] = '\0';
-  return {p, size};
+  // Format straight into the current block's free space (limit_ already stops at the capacity)
+  // and keep it if it fit; else it was a measurement. (A formatter that allocates from this same
+  // pool would collide with this: formatters must not.)
+  const auto room = static_cast<std::size_t>(limit_ - cursor_);
+  detail::unpoison(cursor_, room);
+  const std::size_t size = fmt::vformat_to_n(cursor_, room - 1, text, args).size;
+  if (size < room) {
+    char* p = cursor_;
+    p[size] = '\0';
+    cursor_ += size + 1;
+    detail::poison(cursor_, room - size - 1);
+    return {p, size};
+  }
+  detail::poison(cursor_, room);
+  return detail::format_sized_with(alloc_text, size, text, args);
 }
 
 // --- cleanups -----------------------------------------------------------------------------------
@@ -522,6 +516,12 @@ std::size_t Pool::available() const noexcept {
   if (capacity_ == unlimited) return unlimited;
   const std::size_t used = bytes_used();
   return used >= capacity_ ? 0 : capacity_ - used;
+}
+
+std::size_t Pool::block_bytes() const noexcept {
+  std::size_t bytes = 0;
+  for (const MemoryBlock* b = first_; b != nullptr; b = b->next) bytes += b->size;
+  return bytes;
 }
 
 PoolStats Pool::stats() const noexcept {

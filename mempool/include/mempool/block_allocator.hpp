@@ -6,17 +6,23 @@
 /// touching the heap. `max_free` caps the bytes kept; past it, returned blocks go back to the OS
 /// (APR's apr_allocator_max_free_set, httpd's MaxMemFree; default 2 MiB, DESIGN §5).
 ///
-/// Thread safety: single-owner by default (one allocator per reactor, no locks). With
-/// `Options::thread_safe` one mutex guards every call, for an allocator shared by threads.
+/// Thread safety: single-owner by default (one allocator per reactor, no locks): the owner (the
+/// constructing thread, or the last to call adopt_current_thread()) allocates and frees; any other
+/// thread may free too (a pool released elsewhere) and may allocate. A foreign free is pushed on a
+/// lock-free list the owner takes back at its next allocation; a foreign allocation goes straight
+/// to the OS. With `Options::thread_safe` one mutex guards every call instead, for an allocator
+/// shared by threads.
 /// Lifetime: every block must come back before the allocator dies; one that dies with blocks
 /// still out says so on stderr (and the memory of those blocks is leaked, not freed under them).
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <thread>
 
 #include "mempool/allocator.hpp"
 
@@ -43,6 +49,7 @@ struct BlockAllocatorStats {
   std::uint64_t os_allocs = 0;     ///< blocks obtained from the OS (malloc)
   std::uint64_t os_frees = 0;      ///< blocks handed back to the OS
   std::uint64_t os_failures = 0;   ///< times the OS refused a block
+  std::uint64_t foreign_frees = 0; ///< blocks returned by a thread other than the owner
   bool operator==(const BlockAllocatorStats&) const = default;
 };
 
@@ -84,6 +91,10 @@ class BlockAllocator {
   [[nodiscard]] void* allocate(std::size_t n) noexcept;
   void deallocate(void* p, std::size_t n) noexcept;
 
+  /// Makes the calling thread the owner (an allocator built on one thread for another).
+  void adopt_current_thread() noexcept { owner_ = std::this_thread::get_id(); }
+  bool thread_safe() const noexcept { return thread_safe_; }
+
   /// The process-wide thread-safe allocator used by pools constructed without one.
   static BlockAllocator& shared_default() noexcept;
 
@@ -96,14 +107,22 @@ class BlockAllocator {
   class Guard;  // locks mutex_ only when thread_safe_
 
   MemoryBlock* take_from_free_lists(std::size_t size) noexcept;
+  MemoryBlock* allocate_from_os(std::size_t size) noexcept;
+  void keep_or_release(MemoryBlock* block) noexcept;
   void release_to_os(MemoryBlock* block) noexcept;
   void release_beyond(std::size_t cap) noexcept;
+  bool foreign_thread() const noexcept { return !thread_safe_ && owner_ != std::this_thread::get_id(); }
+  void push_foreign_free(MemoryBlock* block) noexcept;
+  void take_foreign_frees() noexcept;
 
   std::array<MemoryBlock*, indexed_lists> free_lists_{};
   MemoryBlock* sink_ = nullptr;  ///< blocks over indexed_lists pages, unsorted, first fit
-  BlockAllocatorStats stats_{};
+  BlockAllocatorStats stats_{};  ///< the owner's books; foreign allocations are in foreign_bytes_
   bool thread_safe_;
-  mutable std::mutex mutex_;
+  std::thread::id owner_;
+  mutable std::mutex mutex_;                              ///< used only when thread_safe_
+  std::atomic<MemoryBlock*> foreign_frees_{nullptr};       ///< blocks other threads returned, newest first
+  std::atomic<std::size_t> foreign_bytes_{0};              ///< bytes other threads took from the OS
 };
 
 static_assert(Allocator<BlockAllocator>);

@@ -180,6 +180,10 @@ class Pool : private std::pmr::memory_resource {
 
   // --- lifetime -----------------------------------------------------------------------------
   void reset(Retain retain = Retain::bounded) noexcept;
+  /// Steps 1 and 2 of the reset contract now: destroys the children and runs every cleanup,
+  /// keeping this pool's own memory. A PoolManager calls it on the releasing thread so that
+  /// cleanups never run late on another thread (FreeSWITCH's lesson).
+  void run_cleanups() noexcept;
   Pool* parent() const noexcept { return parent_; }
   /// True once the parent destroyed this pool while its owner still holds it.
   bool destroyed_by_parent() const noexcept { return orphaned_; }
@@ -209,6 +213,8 @@ class Pool : private std::pmr::memory_resource {
 
   // --- introspection ------------------------------------------------------------------------
   Stats stats() const noexcept;
+  /// Bytes of the blocks the pool holds for small allocations, headers included.
+  std::size_t block_bytes() const noexcept;
   BlockAllocator& block_allocator() const noexcept { return *allocator_; }
   /// Largest allocation served from blocks (at 16-byte alignment); larger ones are large
   /// allocations, which free() releases at once.
@@ -241,7 +247,7 @@ class Pool : private std::pmr::memory_resource {
   MemoryBlock* add_block(std::size_t min_capacity) noexcept;
   void learn_block_size() noexcept;
   void destroy_children() noexcept;
-  void run_cleanups() noexcept;
+  void run_own_cleanups() noexcept;
   void release_tracked() noexcept;
   void rewind_blocks(bool keep_a_block) noexcept;
   void clear(bool keep_a_block) noexcept;

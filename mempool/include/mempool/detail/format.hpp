@@ -3,10 +3,11 @@
 /// switch_core_strdup / switch_core_sprintf), written once. Each takes the allocator's byte
 /// allocation as a callable `alloc(bytes) -> void*` that returns nullptr on failure, and gives a
 /// NUL-terminated std::string_view (the NUL not counted) whose data() is nullptr on failure.
-/// Formatting never holds the allocator's lock or state while a user formatter runs: the text is
-/// measured, then its room allocated, then written.
+/// format_with() measures the text, allocates its room, then writes it: no allocator lock is held
+/// while a user formatter runs, so a formatter may itself allocate from the same allocator.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <string_view>
@@ -31,14 +32,15 @@ inline std::size_t formatted_size(fmt::string_view text, fmt::format_args args) 
 }
 
 /// Writes the text, whose formatted_size() the caller already knows, into alloc(size + 1).
+/// Bounded by `size`: a formatter that prints differently the second time cannot overrun.
 template <class Alloc>
 std::string_view format_sized_with(Alloc&& alloc, std::size_t size, fmt::string_view text,
                                    fmt::format_args args) {
   auto* p = static_cast<char*>(alloc(size + 1));
   if (p == nullptr) return {};
-  fmt::vformat_to_n(p, size, text, args);
-  p[size] = '\0';
-  return {p, size};
+  const std::size_t written = std::min(fmt::vformat_to_n(p, size, text, args).size, size);
+  p[written] = '\0';
+  return {p, written};
 }
 
 /// Measures the text, then writes it into alloc(size + 1).
