@@ -1,0 +1,1 @@
+mempool_add_test(test_shared_arena SOURCES ${CMAKE_CURRENT_LIST_DIR}/shared_arena_test.cpp)
