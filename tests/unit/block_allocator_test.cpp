@@ -60,7 +60,7 @@ TEST_CASE("blocks larger than the indexed lists are reused from the sink") {
 }
 
 // APR's unlimited default made httpd keep its peak forever: retained bytes must stay capped.
-TEST_CASE("retained bytes never exceed max_free; the excess goes back to the OS") {
+TEST_CASE("retained bytes never exceed max_free - the excess goes back to the OS") {
   BlockAllocator a({.max_free = 4 * BlockAllocator::page_size});
   std::vector<MemoryBlock*> blocks;
   for (int i = 0; i < 10; ++i) blocks.push_back(a.allocate_block(100));

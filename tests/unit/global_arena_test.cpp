@@ -43,7 +43,7 @@ struct fmt::formatter<Interned> : fmt::formatter<std::string_view> {
 };
 
 // Config structs and tables are read as typed data: every pointer must honour the alignment asked.
-TEST_CASE("every allocation is aligned as asked, up to max_alignment") {
+TEST_CASE("every allocation is aligned as asked up to max_alignment") {
   const std::uint64_t seed = mempool::test::test_seed(0x61a4e);
   INFO("seed " << seed);
   std::mt19937_64 rng(seed);
@@ -103,7 +103,7 @@ TEST_CASE("a full page is followed by a fresh page") {
 }
 
 // A configured page size must still give whole OS pages (Swoole asserts at least 4 KiB).
-TEST_CASE("the page size is rounded up to whole 4 KiB pages, at least one") {
+TEST_CASE("the page size is rounded up to whole 4 KiB pages with at least one") {
   CHECK(GlobalArena({.page_size = 0}).page_size() == 4096);
   CHECK(GlobalArena({.page_size = 1}).page_size() == 4096);
   CHECK(GlobalArena({.page_size = 5000}).page_size() == 8192);
@@ -163,7 +163,7 @@ TEST_CASE("strdup copies the bytes and terminates them with a NUL") {
 }
 
 // Derived strings ("host:port", log prefixes) are formatted once at start-up, straight into the arena.
-TEST_CASE("format writes fmt's output into the arena, NUL-terminated") {
+TEST_CASE("format writes NUL-terminated fmt output into the arena") {
   GlobalArena arena({.page_size = small_page});
   std::string_view listen = arena.format("{}:{}", "127.0.0.1", 8080);
   CHECK(listen == "127.0.0.1:8080");
@@ -202,7 +202,7 @@ TEST_CASE("free and deallocate release nothing: memory stays valid until the are
 }
 
 // /stats exposes these counters: each must move exactly as documented.
-TEST_CASE("stats count pages, reserved bytes, used bytes and allocations") {
+TEST_CASE("stats count pages and reserved and used bytes and allocations") {
   GlobalArena arena({.page_size = small_page});
   CHECK(arena.stats() == mempool::GlobalArenaStats{});  // no page until the first request
   REQUIRE(arena.alloc(100) != nullptr);

@@ -82,7 +82,7 @@ TEST_CASE("a recycled pool keeps no more than its retained block") {
 }
 
 // Zero heap allocations per request in steady state: after warm-up nothing new is built.
-TEST_CASE("a steady acquire, allocate, release loop builds nothing after warm-up") {
+TEST_CASE("a steady acquire and allocate and release loop builds nothing after warm-up") {
   BlockAllocator blocks;
   PoolManager manager({.allocator = &blocks});
   auto one_request = [&] {
@@ -120,7 +120,7 @@ TEST_CASE("outstanding counts pools acquired and not yet released") {
 }
 
 // STYLE lesson 11: releasing twice must be impossible, moving must transfer ownership.
-TEST_CASE("a handle releases once, and moving it moves the pool") {
+TEST_CASE("a handle releases once and moving it moves the pool") {
   PoolManager manager;
   auto a = manager.acquire();
   Pool* pool = a.get();

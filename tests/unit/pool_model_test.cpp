@@ -69,7 +69,7 @@ std::size_t random_size(std::mt19937_64& rng) {
 }  // namespace
 
 // DESIGN §3.2 as a whole: thousands of mixed operations never corrupt or overlap live memory.
-TEST_CASE("random alloc, realloc, free, reset and child operations keep live memory intact") {
+TEST_CASE("random alloc and realloc and free and reset and child operations keep live memory intact") {
   const std::uint64_t seed = mempool::test::test_seed(20261121);
   INFO("seed " << seed << " (replay with MEMPOOL_TEST_SEED=" << seed << ")");
   std::mt19937_64 rng(seed);

@@ -128,7 +128,7 @@ TEST_CASE("free releases a large allocation at once") {
 }
 
 // free of small memory is a defined no-op that says so; a second free of the same large one too.
-TEST_CASE("free of a small allocation, of nullptr, or twice returns false") {
+TEST_CASE("free of a small allocation or of nullptr or a second free returns false") {
   Pool pool;
   void* small = pool.alloc(32);
   void* large = pool.alloc(big);
@@ -540,7 +540,7 @@ TEST_CASE("the pmr resource throws bad_alloc past the capacity") {
 
 // --- tag, user data, strings --------------------------------------------------------------------
 
-TEST_CASE("tag and user data are kept, user data until the next reset") {
+TEST_CASE("tag and user data are kept - user data until the next reset") {
   Pool pool({.tag = "request"});
   CHECK(std::string_view(pool.tag()) == "request");
   int a = 1, b = 2;
@@ -586,7 +586,7 @@ TEST_CASE("format falls back cleanly when the current block is nearly full") {
 // --- std integration ----------------------------------------------------------------------------
 
 // Request-scoped containers: the reason resource() exists.
-TEST_CASE("pmr vector, string and unordered_map live in a pool") {
+TEST_CASE("pmr vector and string and unordered_map live in a pool") {
   BlockAllocator blocks;
   Pool pool({.allocator = &blocks});
   {
@@ -636,7 +636,7 @@ TEST_CASE("PoolAllocator serves std::vector and std::list") {
 
 // --- stats, debugging ---------------------------------------------------------------------------
 
-TEST_CASE("stats count blocks, large allocations, children and cleanups") {
+TEST_CASE("stats count blocks and large allocations and children and cleanups") {
   BlockAllocator blocks;
   Pool pool({.allocator = &blocks, .capacity = 1 << 20});
   (void)pool.alloc(96);

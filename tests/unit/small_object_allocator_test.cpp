@@ -258,7 +258,7 @@ TEST_CASE("the out-of-memory handler is called until the source gives memory") {
 }
 
 // A handler that cannot help must be able to stop the loop; the caller then sees bad_alloc.
-TEST_CASE("allocate throws bad_alloc once the handler gives up, and recovers later") {
+TEST_CASE("allocate throws bad_alloc once the handler gives up and recovers later") {
   TestSource source;
   source.refusals = -1;
   HandlerScript script{.source = &source, .give_up_at = 2};
@@ -430,7 +430,7 @@ TEST_CASE("destruction gives every chunk back to the source") {
 
 // Random traffic, with the source refusing now and then, checked against a model of what is live:
 // contents intact, no overlap, and every byte of every chunk accounted for.
-TEST_CASE("random allocations, reallocations and frees match a model") {
+TEST_CASE("random allocations and reallocations and frees match a model") {
   const std::uint64_t seed = mempool::test::test_seed(0xa110c);
   INFO("seed " << seed);
   std::mt19937_64 rng(seed);
@@ -530,7 +530,7 @@ TEST_CASE("std::map allocates its nodes from the SmallObjectAllocator") {
 }
 
 // Containers rebind the allocator to their node type; copies must still share the allocator.
-TEST_CASE("the STL adaptor compares equal exactly when it shares the allocator, across rebinding") {
+TEST_CASE("the STL adaptor compares equal exactly when it shares the allocator even across rebinding") {
   SmallObjectAllocator one;
   SmallObjectAllocator two;
   mempool::SmallObjectStlAllocator<int> a(one);
