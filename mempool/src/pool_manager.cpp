@@ -246,6 +246,12 @@ void PoolManager::stop() noexcept {
   reclaim();
 }
 
+void PoolManager::adopt_current_thread() noexcept {
+  MEMPOOL_EXPECT(stats_.outstanding == 0, "PoolManager::adopt_current_thread with pools out");
+  owner_ = std::this_thread::get_id();
+  if (allocator_ == &own_allocator_) own_allocator_.adopt_current_thread();
+}
+
 PoolManagerStats PoolManager::stats() const noexcept {
   Guard guard(*this);
   return stats_;

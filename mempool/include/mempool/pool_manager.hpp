@@ -111,6 +111,9 @@ class PoolManager {
 
   Stats stats() const noexcept;
   BlockAllocator& block_allocator() const noexcept { return *allocator_; }
+  /// Makes the calling thread the owner, and of the manager's own allocator too (a manager built
+  /// on one thread for another: a reactor's, say). Only while no pool is out.
+  void adopt_current_thread() noexcept;
   /// Writes one line per outstanding pool (and its live allocations) to `out`.
   void report_outstanding(std::FILE* out) const noexcept;
 
