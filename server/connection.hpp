@@ -1,0 +1,97 @@
+/// \file
+/// Connection: one client, and the keep-alive loop of DESIGN §4 in one place:
+///
+///   wait readable -> read into a ring item -> parse in place -> route -> handler
+///     -> head serialised in the request pool -> gather write (sendfile for files)
+///     -> more bytes already read? next request : free the buffer, release the pools, wait
+///
+/// Memory. An idle connection holds only this object (a FixedPool slice) and its socket: no read
+/// buffer, no pool. When bytes arrive it takes a connection pool from the reactor's PoolManager
+/// and makes an Exchange in it: the request pool (a child), the parser, the read buffer and the
+/// response being written. When the connection goes idle again, the pool goes back to the
+/// manager, which hands it, already reset, to the next connection that needs one.
+///
+/// Single-threaded: everything happens on the reactor's thread. At most one asynchronous wait
+/// is pending; no pool is reset while it is (checked).
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+#include <asio/socket_base.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <system_error>
+
+#include <mempool/pool_manager.hpp>
+
+#include "deadlines.hpp"
+
+namespace mempool::server {
+
+class Reactor;
+struct Exchange;
+}  // namespace mempool::server
+
+namespace mempool::http {
+class Response;
+}
+
+namespace mempool::server {
+
+class Connection {
+ public:
+  using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+
+  Connection(Reactor& reactor, Socket socket, const asio::ip::tcp::endpoint& peer) noexcept;
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Starts serving: waits for the first request.
+  void start() noexcept;
+  /// Its deadline passed (called by the reactor's tick).
+  void on_deadline() noexcept;
+  /// The server is stopping: close now if idle, else after the response in progress.
+  void shutdown() noexcept;
+  /// Closes at once, whatever it is doing (the grace period is over).
+  void abort() noexcept;
+
+  DeadlineLink deadline_link;  ///< the reactor's deadline list this connection is on
+
+ private:
+  enum class Phase : std::uint8_t { idle, head, body, sending, closing };
+
+  void wait(asio::socket_base::wait_type type) noexcept;
+  void on_ready(std::error_code ec) noexcept;
+  void serve() noexcept;
+  bool begin_exchange() noexcept;
+  enum class ReadResult { data, would_block, closed };
+  ReadResult read_more() noexcept;
+  bool make_room() noexcept;
+  bool send_continue() noexcept;
+  void respond() noexcept;
+  void respond_error(int status) noexcept;
+  void send(const http::Response& res, bool keep_alive, bool http10, bool head_only) noexcept;
+  bool flush() noexcept;
+  bool wait_to_send(int err) noexcept;
+  void refresh_deadline(Wait wait) noexcept;
+  void destroy_if_closed() noexcept;
+  void finish_response() noexcept;
+  bool carry_over_pipelined() noexcept;
+  void end_exchange() noexcept;
+  void go_idle() noexcept;
+  void close() noexcept;
+  void set_phase(Phase phase) noexcept;
+
+  Reactor& reactor_;
+  Socket socket_;
+  asio::ip::tcp::endpoint peer_;
+  PoolManager::Handle pool_;      ///< the connection pool: held while a request is in progress
+  Exchange* exchange_ = nullptr;  ///< in pool_; nullptr while idle
+  std::uint32_t requests_served_ = 0;
+  Phase phase_ = Phase::idle;
+  bool waiting_ = false;          ///< an async wait is pending: its completion owns the next step
+  bool stopping_ = false;         ///< close after the response in progress
+};
+
+}  // namespace mempool::server

@@ -1,0 +1,112 @@
+/// \file
+/// RequestParser: llhttp glue. Parses one request at a time, in place, in the connection's read
+/// buffer: it records where the pieces are as offsets from the buffer's start, so the buffer may
+/// grow (and move) between reads, and pauses at the end of each message so pipelined requests
+/// are answered one at a time (DESIGN §4, §5). llhttp stays strict: no lenient flag is set.
+///
+/// Lifetime: lives in the connection pool while a connection has a request in progress; the
+/// Request it builds points into the read buffer and the request pool.
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <mempool/http/request.hpp>
+#include <mempool/pool.hpp>
+
+#include "config.hpp"
+
+namespace mempool::server {
+
+class RequestParser {
+ public:
+  enum class State { need_more, complete, failed };
+
+  struct Span {
+    std::uint32_t begin = 0;
+    std::uint32_t end = 0;
+    std::uint32_t size() const noexcept { return end - begin; }
+    bool empty() const noexcept { return end == begin; }
+  };
+
+  explicit RequestParser(const Limits& limits) noexcept;
+
+  /// Starts a new request whose bytes begin at `buffer` (offset 0), recording into `pool`.
+  void start(Pool& pool) noexcept;
+
+  /// Parses the bytes buffer[parsed .. filled). `buffer` may differ from the previous call's
+  /// (the read buffer grew and moved) as long as the bytes before `parsed` are the same.
+  State parse(const char* buffer, std::size_t filled) noexcept;
+
+  /// Bytes of the buffer that belong to this request (valid once complete; the rest is the next).
+  std::size_t message_end() const noexcept { return parsed_; }
+  std::size_t parsed() const noexcept { return parsed_; }
+  /// Status to answer a failed request with (400, 413, 414, 431, 501, 505, 417).
+  int error_status() const noexcept { return error_status_; }
+  const char* error_reason() const noexcept { return error_reason_; }
+
+  bool headers_complete() const noexcept { return headers_done_; }
+  /// The head is complete and the client asked "Expect: 100-continue" for a body not yet sent.
+  bool wants_continue() const noexcept { return expect_continue_; }
+  /// Body bytes still to come when known (Content-Length), for sizing the read buffer.
+  std::uint64_t content_length() const noexcept { return content_length_; }
+  bool chunked() const noexcept { return chunked_; }
+
+  /// The request, its views into `buffer`. Call once complete.
+  http::Request request(const char* buffer) const noexcept;
+
+ private:
+  static int on_message_begin(llhttp_t* p) noexcept;
+  static int on_url(llhttp_t* p, const char* at, std::size_t n) noexcept;
+  static int on_url_complete(llhttp_t* p) noexcept;
+  static int on_header_field(llhttp_t* p, const char* at, std::size_t n) noexcept;
+  static int on_header_value(llhttp_t* p, const char* at, std::size_t n) noexcept;
+  static int on_header_value_complete(llhttp_t* p) noexcept;
+  static int on_headers_complete(llhttp_t* p) noexcept;
+  static int on_body(llhttp_t* p, const char* at, std::size_t n) noexcept;
+  static int on_message_complete(llhttp_t* p) noexcept;
+  static const llhttp_settings_t settings;
+
+  static RequestParser& self(llhttp_t* p) noexcept { return *static_cast<RequestParser*>(p->data); }
+  void extend(Span& span, const char* at, std::size_t n) noexcept;
+  int fail(int status, const char* reason) noexcept;
+  int check_head() noexcept;
+  void fail_from_llhttp(llhttp_errno_t err) noexcept;
+  bool method_is_token() const noexcept;
+  std::string_view view(const char* buffer, Span s) const noexcept { return {buffer + s.begin, s.size()}; }
+
+  struct RawHeader {
+    Span name;
+    Span value;
+  };
+
+  bool add_header() noexcept;
+
+  llhttp_t parser_{};
+  const Limits* limits_;
+  Pool* pool_ = nullptr;
+  const char* base_ = nullptr;  ///< the buffer of the current parse() call
+  std::size_t parsed_ = 0;      ///< bytes of the buffer llhttp has consumed
+  RawHeader* headers_ = nullptr;  ///< in the request pool; headers_[count_ - 1] may be in progress
+  std::uint32_t header_count_ = 0;
+  std::uint32_t header_capacity_ = 0;
+  Span url_;
+  Span body_;                   ///< Content-Length body: where it lies in the buffer
+  char* chunked_body_ = nullptr;  ///< chunked body, de-chunked into the request pool
+  std::size_t chunked_size_ = 0;
+  std::size_t chunked_capacity_ = 0;
+  std::uint64_t content_length_ = 0;
+  int error_status_ = 0;
+  const char* error_reason_ = "";
+  bool in_value_ = false;       ///< the last header callback was a value
+  bool url_done_ = false;       ///< past the request-target: a too-long head is 431, not 414
+  bool headers_done_ = false;
+  bool message_done_ = false;
+  bool chunked_ = false;
+  bool expect_continue_ = false;
+};
+
+}  // namespace mempool::server

@@ -1,0 +1,34 @@
+#include "shared.hpp"
+
+#include <algorithm>
+
+#include "reactor.hpp"
+
+namespace mempool::server {
+
+Shared::Shared(ServerConfig server_config, unsigned reactor_count, std::shared_ptr<spdlog::logger> access)
+    : config(std::move(server_config)), mime(arena), scoreboard(reactor_count), access_log(std::move(access)) {}
+
+std::size_t Shared::max_connections_per_reactor() const noexcept {
+  return std::max<std::size_t>(1, config.limits.max_connections / reactors());
+}
+
+void Shared::collect(http::StatsTable& table, const Reactor& caller) const {
+  for (unsigned i = 0; i < reactors(); ++i) {
+    add_rows(table, i == caller.id() ? caller.snapshot() : scoreboard.read(i));
+  }
+  const GlobalArenaStats g = arena.stats();
+  const int p = http::StatsTable::process;
+  table.gauge(p, "global_arena", "pages", g.pages);
+  table.gauge(p, "global_arena", "bytes_reserved", g.bytes_reserved);
+  table.gauge(p, "global_arena", "bytes_used", g.bytes_used);
+  table.counter(p, "global_arena", "allocations", g.allocations);
+  const SharedArenaStats s = scoreboard.arena_stats();
+  table.gauge(p, "shared_arena", "capacity", s.capacity);
+  table.gauge(p, "shared_arena", "bytes_in_use", s.bytes_in_use);
+  table.gauge(p, "shared_arena", "bytes_free", s.bytes_free);
+  table.counter(p, "shared_arena", "allocs", s.allocs);
+  table.gauge(p, "server", "reactors", reactors());
+}
+
+}  // namespace mempool::server
