@@ -1,7 +1,9 @@
 /// \file
 /// HandlerMemory: where Asio keeps the state of each asynchronous operation (the handler of an
 /// async_wait, say), recycled per reactor so that async operations never touch the global heap
-/// (DESIGN §4). Slices of a FixedPool; a larger request (none of ours) goes to the heap, counted.
+/// (DESIGN §4). Two FixedPools: small slices for the one wait each connection may have pending
+/// (88 bytes with our handlers: an idle connection pays for one), large ones for the reactor's
+/// own accept and timer operations. Anything bigger goes to the heap, counted.
 /// Single-threaded: one per reactor, used on its thread only.
 #pragma once
 
@@ -15,30 +17,34 @@ namespace mempool::server {
 
 class HandlerMemory {
  public:
-  /// Room for `slices` operations at once: one per connection plus a few for the reactor.
-  explicit HandlerMemory(std::size_t slices) : slices_(slice_size, slices) {}
+  static constexpr std::size_t small_slice = 128;
+  static constexpr std::size_t large_slice = 512;
+
+  /// Room for `waits` connection waits at once, and a few reactor operations.
+  explicit HandlerMemory(std::size_t waits) : small_(small_slice, waits), large_(large_slice, 16) {}
 
   void* allocate(std::size_t n) {
-    if (void* p = slices_.alloc(n)) return p;
+    if (void* p = n <= small_slice ? small_.alloc(n) : large_.alloc(n)) return p;
     ++heap_allocations_;
     return ::operator new(n);
   }
   void deallocate(void* p, std::size_t n) noexcept {
-    if (slices_.owns(p)) {
-      slices_.free(p);
+    if (small_.owns(p)) {
+      small_.free(p);
+    } else if (large_.owns(p)) {
+      large_.free(p);
     } else {
       ::operator delete(p, n);
     }
   }
 
-  FixedPoolStats stats() const noexcept { return slices_.stats(); }
+  FixedPoolStats stats() const noexcept { return small_.stats(); }
+  FixedPoolStats large_stats() const noexcept { return large_.stats(); }
   std::uint64_t heap_allocations() const noexcept { return heap_allocations_; }
 
-  /// Big enough for Asio's reactive wait operation with our handlers (checked by a test).
-  static constexpr std::size_t slice_size = 256;
-
  private:
-  FixedPool slices_;
+  FixedPool small_;
+  FixedPool large_;
   std::uint64_t heap_allocations_ = 0;  ///< requests too big for a slice, or slices exhausted
 };
 
