@@ -171,11 +171,19 @@ void Pool::run_own_cleanups() noexcept {
 void Pool::release_tracked() noexcept {
   while (Tracked* t = tracked_) {
     tracked_ = t->next;
-    if constexpr (debug_allocations) {
-      std::free(t->base);
-    } else {
-      allocator_->deallocate_block(static_cast<MemoryBlock*>(t->base));
-    }
+    release(t);
+  }
+}
+
+// A header must not outlive its allocation: the block may come back to this same pool as a
+// small block, and a stale header with a valid check in it would make free() of a small
+// allocation behind it release that block under its live neighbours.
+void Pool::release(Tracked* t) noexcept {
+  t->check = 0;
+  if constexpr (debug_allocations) {
+    std::free(t->base);
+  } else {
+    allocator_->deallocate_block(static_cast<MemoryBlock*>(t->base));
   }
 }
 
@@ -285,15 +293,11 @@ MemoryBlock* Pool::add_block(std::size_t min_capacity) noexcept {
 
 void* Pool::alloc_from_blocks(std::size_t n, std::size_t align) noexcept {
   save_cursor();  // the walk reads every block's cursor from its header, the current one included
-  void* p = nullptr;
   const std::size_t budget = capacity_ == unlimited ? unlimited : capacity_ - used_;  // alloc_slow checked used_ <= capacity_
+  void* p = nullptr;
   for (MemoryBlock* b = current_; b != nullptr && p == nullptr; b = b->next) {
     p = bump_in(b, n, align, budget);
-    auto* header = reinterpret_cast<BumpHeader*>(b->data());
-    const bool nearly_full = static_cast<std::size_t>(b->end() - header->last) < min_useful_room;
-    if (p == nullptr && (nearly_full || ++header->failed > max_failed_fits) && b == current_ && b->next) {
-      current_ = b->next;
-    }
+    if (p == nullptr) ++reinterpret_cast<BumpHeader*>(b->data())->failed;
   }
   if (p == nullptr) {
     MemoryBlock* b = add_block(n + (align > default_alignment ? align - default_alignment : 0));
@@ -302,9 +306,16 @@ void* Pool::alloc_from_blocks(std::size_t n, std::size_t align) noexcept {
     p = bump_in(b, n, align, budget);  // fits, unless the padding overruns the budget
     if (p == nullptr) ++capacity_failures_;
   }
+  // Searches start past blocks that can no longer take a typical request.
+  while (current_->next != nullptr && exhausted(current_)) current_ = current_->next;
   MemoryBlock* current = std::exchange(current_, nullptr);  // reload without saving over the walk
   make_current(current);
   return p;
+}
+
+bool Pool::exhausted(MemoryBlock* b) noexcept {
+  auto* header = reinterpret_cast<BumpHeader*>(b->data());
+  return static_cast<std::size_t>(b->end() - header->last) < min_useful_room || header->failed > max_failed_fits;
 }
 
 void* Pool::bump_in(MemoryBlock* b, std::size_t n, std::size_t align, std::size_t budget) noexcept {
@@ -365,6 +376,10 @@ bool is_large(const void* t, const void* pool, std::uintptr_t check) noexcept {
 bool Pool::free(void* p) noexcept {
   check_owner();
   if (p == nullptr || tracked_ == nullptr) return false;
+  // Small allocations of the current block (most of them) need no probe at all.
+  if (current_ != nullptr && static_cast<char*>(p) >= current_->data() && static_cast<char*>(p) < current_->end()) {
+    return false;
+  }
   Tracked* t = tracked_header(p);
   if (t == nullptr || !is_large(t, this, t->check)) return false;
   if (t->prev) {
@@ -375,12 +390,7 @@ bool Pool::free(void* p) noexcept {
   if (t->next) t->next->prev = t->prev;
   commit_segment();
   used_ -= t->bytes;
-  t->check = 0;  // a second free of p finds no header
-  if constexpr (debug_allocations) {
-    std::free(t->base);
-  } else {
-    allocator_->deallocate_block(static_cast<MemoryBlock*>(t->base));
-  }
+  release(t);  // (a second free of p then finds no header)
   fit_limit();  // the budget grew
   return true;
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <list>
+#include <optional>
 #include <memory_resource>
 #include <string>
 #include <thread>
@@ -160,6 +161,34 @@ TEST_CASE("free of one large allocation among hundreds keeps the others") {
   for (std::size_t i = 0; i < bigs.size(); i += 2) REQUIRE(pool.free(bigs[i]));
   CHECK(pool.stats().large_allocations == 200);
   for (std::size_t i = 1; i < bigs.size(); i += 2) REQUIRE(static_cast<unsigned char>(bigs[i][big - 1]) == (i & 0xff));
+}
+
+// Regression: a large block handed back at reset kept its header, the same pool (same address,
+// as a PoolManager or a re-emplaced optional gives) took it back as a small block, and free()
+// of a small allocation lying right behind the stale header released the block under it.
+TEST_CASE("free of a small allocation behind a dead large allocation's header returns false") {
+#if !MEMPOOL_DEBUG_ALLOCATIONS
+  BlockAllocator blocks;
+  constexpr std::size_t block = 2 * page;
+  const Pool::Options options{.allocator = &blocks, .block_size = block, .max_block_size = block};
+  std::optional<Pool> pool(std::in_place, options);
+  void* large = pool->alloc(block);  // over the small limit: a tracked block of 3 pages
+  REQUIRE(large != nullptr);
+  pool.reset();  // the pool dies, its block goes back to the allocator's 3-page list
+  pool.emplace(Pool::Options{.allocator = &blocks, .block_size = 3 * page, .max_block_size = 3 * page});
+  // The first small block is that 3-page block again. The stale header sat right before the
+  // old payload; small allocations now line up on it: 16 bytes of bump header, then these.
+  (void)pool->alloc(32);  // left unwritten: the old header's check survives in it
+  void* behind = pool->alloc(32);
+  (void)pool->alloc(pool->small_limit() - 64 - 96);  // fill the block up ...
+  (void)pool->alloc(300);                             // ... so that current moves on
+  REQUIRE(pool->alloc(8 * page) != nullptr);          // a live large one: free() must look
+  CHECK_FALSE(pool->free(behind));
+  CHECK(pool->stats().blocks == 2);
+  CHECK(pool->stats().large_allocations == 1);
+#else
+  SUCCEED("MEMPOOL_DEBUG builds keep no blocks: nothing to go stale");
+#endif
 }
 
 // --- realloc ------------------------------------------------------------------------------------

@@ -238,6 +238,7 @@ class Pool : private std::pmr::memory_resource {
   void* alloc_slow(std::size_t n, std::size_t align, Site site) noexcept;
   void* alloc_from_blocks(std::size_t n, std::size_t align) noexcept;
   void* bump_in(MemoryBlock* block, std::size_t n, std::size_t align, std::size_t budget) noexcept;
+  static bool exhausted(MemoryBlock* block) noexcept;
   void* alloc_tracked(std::size_t n, std::size_t align, Site site, bool large) noexcept;
   void make_current(MemoryBlock* block) noexcept;
   void save_cursor() noexcept;
@@ -249,6 +250,7 @@ class Pool : private std::pmr::memory_resource {
   void destroy_children() noexcept;
   void run_own_cleanups() noexcept;
   void release_tracked() noexcept;
+  void release(Tracked* t) noexcept;
   void rewind_blocks(bool keep_a_block) noexcept;
   void clear(bool keep_a_block) noexcept;
   void detach_from_parent() noexcept;
