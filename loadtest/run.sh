@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# loadtest/run.sh [MODE] [options]: the load tests in one command.
+#   loadtest/run.sh                  throughput: mempool vs nginx vs h2o, quick (about 5 minutes)
+#   loadtest/run.sh --rounds 5       throughput for the bar (DESIGN §6)
+#   loadtest/run.sh allocs           heap allocations per request (LD_PRELOAD counter)
+#   loadtest/run.sh idle             memory per idle keep-alive connection (10 000 connections)
+#   loadtest/run.sh soak             1 M requests + 100 k connections against mempool-server
+#   loadtest/run.sh check            the instruments against known answers
+#   loadtest/run.sh --help           every option
+# Installs what it needs (scripts/setup.sh loadtest), builds Release into build/release, then
+# runs loadtest/run.py, which stops every process it started on any exit (Ctrl-C included) and
+# writes results/<timestamp>-<mode>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=/usr/bin/python3  # Debian's, standard library only; not whatever a version manager puts first
+[[ -x "$python" ]] || python=python3
+
+for arg in "$@"; do
+  if [[ "$arg" == "-h" || "$arg" == "--help" ]]; then
+    exec "$python" loadtest/run.py --help
+  fi
+done
+
+scripts/setup.sh loadtest
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEMPOOL_BUILD_TESTS=OFF >/dev/null
+cmake --build build/release -j "$(nproc)" --target mempool-server loadtest-tools
+exec "$python" loadtest/run.py "$@"

@@ -1,0 +1,1 @@
+"""The load-test runner behind loadtest/run.sh: servers, wrk, measurements and reports."""

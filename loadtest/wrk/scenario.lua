@@ -1,0 +1,32 @@
+-- The wrk script of every loadtest scenario (loadtest/runner/wrk.py starts wrk with it).
+--   wrk ... -s scenario.lua URL                        a GET of URL
+--   wrk ... -s scenario.lua URL -- post BYTES TYPE     a POST of BYTES bytes with Content-Type TYPE
+-- Adds no per-request Lua (no request/response callbacks), so wrk runs at full speed. At the end
+-- it prints one line "LOADTEST_JSON {...}" with the exact counts and latency percentiles in
+-- microseconds, which the runner reads instead of wrk's rounded text.
+
+-- The POST body: the same bytes the runner's smoke check sends (16 characters, repeated).
+local function body_of(bytes)
+  local pattern = "0123456789abcdef"
+  return string.rep(pattern, math.ceil(bytes / #pattern)):sub(1, bytes)
+end
+
+function init(args)
+  if args[1] == "post" then
+    wrk.method = "POST"
+    wrk.body = body_of(tonumber(args[2]))
+    wrk.headers["Content-Type"] = args[3] or "application/octet-stream"
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'LOADTEST_JSON {"requests":%d,"bytes":%d,"duration_us":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_us":{"min":%.0f,"mean":%.1f,"max":%.0f,"stdev":%.1f,"p50":%.0f,"p90":%.0f,"p99":%.0f,"p999":%.0f}}\n',
+    summary.requests, summary.bytes, summary.duration,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.min, latency.mean, latency.max, latency.stdev,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9)))
+end
