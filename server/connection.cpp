@@ -302,7 +302,7 @@ bool Connection::wait_to_send(int err) noexcept {
 }
 
 void Connection::refresh_deadline(Wait wait) noexcept {
-  reactor_.deadlines().set(*this, wait, Clock::now() + reactor_.timeout(wait));
+  reactor_.deadlines().set(*this, wait, coarse_now() + reactor_.timeout(wait));
 }
 
 // The response is out: keep the connection for the next request, or close it.

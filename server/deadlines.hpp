@@ -6,6 +6,8 @@
 /// per kind, appended at the tail, expired from the head by the reactor's tick.
 #pragma once
 
+#include <time.h>
+
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -14,6 +16,15 @@
 namespace mempool::server {
 
 using Clock = std::chrono::steady_clock;
+
+/// steady_clock's time from the kernel's coarse monotonic clock (the same epoch, a few ms
+/// behind, no TSC read): deadlines are checked by a tick of at least 10 ms, so this is plenty,
+/// and a request sets two or three of them.
+inline Clock::time_point coarse_now() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return Clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 enum class Wait : std::uint8_t { header, body, idle, send, none };
 

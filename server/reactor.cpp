@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -107,7 +108,7 @@ void Reactor::stop() {
 void Reactor::begin_stop() noexcept {
   if (stopping_) return;
   stopping_ = true;
-  stop_deadline_ = Clock::now() + shared_.config.timeouts.shutdown_grace;
+  stop_deadline_ = coarse_now() + shared_.config.timeouts.shutdown_grace;
   std::error_code ec;
   acceptor_.close(ec);
   close_all(true);
@@ -188,7 +189,7 @@ void Reactor::schedule_tick() noexcept {
 }
 
 void Reactor::on_tick() noexcept {
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = coarse_now();  // the clock the deadlines were set with
   date_.update(std::time(nullptr));
   while (Connection* c = deadlines_.pop_expired(now)) c->on_deadline();
   if (stopping_ && now >= stop_deadline_) close_all(false);
@@ -217,12 +218,21 @@ std::chrono::milliseconds Reactor::timeout(Wait wait) const noexcept {
 // --- per request helpers ------------------------------------------------------------------------
 
 std::string_view Reactor::peer_text(const asio::ip::tcp::endpoint& peer, Pool& pool) const noexcept {
-  char address[INET6_ADDRSTRLEN] = "?";
+  // IPv4 by hand: glibc's inet_ntop formats with sprintf, a cost on every request.
   const auto* sa = peer.data();
   if (sa->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, address, sizeof address);
-    return pool.format("{}:{}", address, peer.port());
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(sa)->sin_addr);
+    auto* text = static_cast<char*>(pool.alloc_unaligned(sizeof "255.255.255.255:65535"));
+    if (text == nullptr) return {};
+    char* p = text;
+    for (int i = 0; i < 4; ++i) {
+      p = std::to_chars(p, p + 3, bytes[i]).ptr;
+      *p++ = i < 3 ? '.' : ':';
+    }
+    p = std::to_chars(p, p + 5, peer.port()).ptr;
+    return {text, static_cast<std::size_t>(p - text)};
   }
+  char address[INET6_ADDRSTRLEN] = "?";
   inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, address, sizeof address);
   return pool.format("[{}]:{}", address, peer.port());
 }

@@ -28,7 +28,9 @@ struct FileBody {
 
 class Response {
  public:
-  explicit Response(Pool& pool) : headers_(pool.resource()), pool_(&pool) {}
+  explicit Response(Pool& pool) : headers_(pool.resource()), pool_(&pool) {
+    headers_.reserve(typical_headers);
+  }
 
   int status = 200;
   /// False makes the server close the connection after this response.
@@ -64,6 +66,7 @@ class Response {
   Pool& pool() const noexcept { return *pool_; }
 
  private:
+  static constexpr std::size_t typical_headers = 6;  ///< a static file's: type, length... in one go
   std::pmr::vector<Header> headers_;
   std::string_view body_;
   FileBody file_;
