@@ -190,28 +190,31 @@ bool Connection::send_continue() noexcept {
 
 void Connection::respond() noexcept {
   Exchange& ex = *exchange_;
-  ex.request = ex.parser.request(ex.buffer.data);
+  if (!ex.parser.request(ex.buffer.data, ex.request)) return respond_error(500);  // the pool is full
   http::Request& req = ex.request;
-  if (req.headers.data() == nullptr && !req.headers.empty()) return respond_error(500);
   req.remote_address = reactor_.peer_text(peer_, ex.request_pool);
   ++reactor_.counters().requests;
 
-  http::Response res(ex.request_pool);
-  try {
+  bool ready = false;
+  try {  // the Response allocates from the request pool too: inside the try
+    http::Response res(ex.request_pool);
     if (const http::Handler* handler = reactor_.router().find(req.path)) {
       (*handler)(req, res);
     } else {
       res.error(404);
     }
+    const bool keep_alive = req.keep_alive && res.keep_alive && !stopping_ &&
+                            requests_served_ + 1 < reactor_.config().limits.keepalive_requests;
+    ready = prepare(res, keep_alive, req.version_minor == 0, req.method == http::Method::head);
   } catch (const std::bad_alloc&) {
-    return respond_error(500);  // the request pool's capacity ran out
+    // the request pool's capacity ran out
   } catch (const std::exception& e) {
     reactor_.log_handler_error(req, e.what());
-    return respond_error(500);
   }
-  const bool keep_alive = req.keep_alive && res.keep_alive && !stopping_ &&
-                          requests_served_ + 1 < reactor_.config().limits.keepalive_requests;
-  send(res, keep_alive, req.version_minor == 0, req.method == http::Method::head);
+  // The Response (its header list is in the request pool) is gone before writing can end the
+  // exchange and release that pool.
+  if (!ready) return respond_error(500);  // which resets the pool first: a short page fits
+  if (flush()) finish_response();
 }
 
 // A request we will not serve (400, 408, 413, 414, 431, 500, 505, ...): a short page, then
@@ -222,24 +225,27 @@ void Connection::respond_error(int status) noexcept {
   ex.request = {};
   ex.request.request_pool = &ex.request_pool;
   ex.request_pool.reset();
+  bool ready = false;
   try {
     http::Response res(ex.request_pool);
     res.error(status);
-    send(res, false, false, false);
+    ready = prepare(res, false, false, false);
   } catch (const std::bad_alloc&) {
-    close();  // not even a short page fits: the peer sees the connection close
   }
+  if (!ready) return close();  // not even a short page fits: the peer sees the connection close
+  if (flush()) finish_response();
 }
 
-// Serialises the head into the request pool and starts writing head and body.
-void Connection::send(const http::Response& res, bool keep_alive, bool http10, bool head_only) noexcept {
+// Serialises the head into the request pool and sets up what flush() writes. False if the pool
+// is full.
+bool Connection::prepare(const http::Response& res, bool keep_alive, bool http10, bool head_only) noexcept {
   Exchange& ex = *exchange_;
   ex.keep_alive = keep_alive;
   ex.status = res.status;
   const HeadOptions options{keep_alive, keep_alive && http10, reactor_.date().date_header(),
                             reactor_.config().server_name};
   const std::string_view head = serialize_head(res, options, ex.request_pool);
-  if (head.data() == nullptr) return close();
+  if (head.data() == nullptr) return false;
   ex.iov[0] = {const_cast<char*>(head.data()), head.size()};
   ex.iov_count = 1;
   ex.iov_next = 0;
@@ -253,7 +259,7 @@ void Connection::send(const http::Response& res, bool keep_alive, bool http10, b
     }
   }
   set_phase(Phase::sending);
-  if (flush()) finish_response();
+  return true;
 }
 
 // Writes what is left of the response: the head and a memory body with one gather write, a file
@@ -392,7 +398,8 @@ void Connection::on_deadline() noexcept {
 
 void Connection::shutdown() noexcept {
   stopping_ = true;
-  if (phase_ == Phase::idle) close();
+  const bool mid_request = exchange_ != nullptr && phase_ != Phase::idle;
+  if (!mid_request) close();  // idle, or not a byte of a request yet
   destroy_if_closed();
 }
 

@@ -71,7 +71,7 @@ class Connection {
   bool send_continue() noexcept;
   void respond() noexcept;
   void respond_error(int status) noexcept;
-  void send(const http::Response& res, bool keep_alive, bool http10, bool head_only) noexcept;
+  bool prepare(const http::Response& res, bool keep_alive, bool http10, bool head_only) noexcept;
   bool flush() noexcept;
   bool wait_to_send(int err) noexcept;
   void refresh_deadline(Wait wait) noexcept;

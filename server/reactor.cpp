@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <asio/bind_allocator.hpp>
 #include <asio/post.hpp>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -91,6 +93,12 @@ void Reactor::join() {
 }
 
 void Reactor::run() noexcept {
+  // sendfile(2) has no MSG_NOSIGNAL: a peer's reset must not raise SIGPIPE in whatever process
+  // embeds the server. Blocked here, the thread-directed signal stays pending and harmless.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   // Everything single-owner belongs to this thread from here on.
   blocks_.adopt_current_thread();
   pools_.adopt_current_thread();
@@ -112,6 +120,7 @@ void Reactor::begin_stop() noexcept {
   std::error_code ec;
   acceptor_.close(ec);
   close_all(true);
+  if (finished()) tick_.cancel();  // nothing left to wait for: run() returns now, not at the next tick
 }
 
 // Idle connections close at once; the others are told to close after their response (or, once
@@ -177,6 +186,7 @@ void Reactor::destroy(Connection& connection) noexcept {
   connections_.destroy(&connection);
   --counters_.open;
   ++counters_.closed;
+  if (finished()) tick_.cancel();  // the last connection of a stop: run() can return now
 }
 
 // --- the tick: dates, deadlines, housekeeping ---------------------------------------------------

@@ -91,6 +91,7 @@ RequestParser::State RequestParser::parse(const char* buffer, std::size_t filled
   if (error_status_ != 0) return State::failed;
   if (message_done_) return State::complete;
   base_ = buffer;
+  filled_ = filled;
   const llhttp_errno_t err = llhttp_execute(&parser_, buffer + parsed_, filled - parsed_);
   if (err == HPE_OK) {
     parsed_ = filled;
@@ -99,6 +100,11 @@ RequestParser::State RequestParser::parse(const char* buffer, std::size_t filled
       fail(url_done_ ? 431 : 414, url_done_ ? "request headers too large" : "request URI too long");
       return State::failed;
     }
+    return State::need_more;
+  }
+  if (err == HPE_INVALID_METHOD && error_status_ == 0 && method_undecided()) {
+    llhttp_init(&parser_, HTTP_REQUEST, &settings);  // parse again from the start with more bytes
+    parser_.data = this;
     return State::need_more;
   }
   if ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) && message_done_) {
@@ -112,20 +118,36 @@ RequestParser::State RequestParser::parse(const char* buffer, std::size_t filled
 void RequestParser::fail_from_llhttp(llhttp_errno_t err) noexcept {
   if (error_status_ != 0) return;  // a callback already chose the answer
   switch (err) {
-    case HPE_INVALID_VERSION: fail(505, "unsupported HTTP version"); break;
+    case HPE_INVALID_VERSION:
+      // llhttp read 1.0 or 1.1: what follows the version is wrong (400), not the version (505).
+      if (parser_.http_major == 1 && parser_.http_minor <= 1) {
+        fail(400, "malformed request line");
+      } else {
+        fail(505, "unsupported HTTP version");
+      }
+      break;
     case HPE_INVALID_METHOD: fail(method_is_token() ? 501 : 400, "unknown method"); break;
     case HPE_PAUSED_UPGRADE: fail(501, "protocol upgrade not supported"); break;
     default: fail(400, llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_) : "bad request");
   }
 }
 
-// A well-formed method llhttp does not know (501) rather than bytes that are no method (400).
+// A well-formed method llhttp does not know (501) rather than bytes that are no method (400):
+// a token, then the space before the target.
 bool RequestParser::method_is_token() const noexcept {
-  if (base_ == nullptr) return false;
-  const char* end = llhttp_get_error_pos(&parser_);
+  const char* end = base_ + filled_;
   const char* p = base_;
   while (p < end && is_tchar(*p)) ++p;
-  return p > base_ && p < end + 1 && (p == end || *p == ' ');
+  return p > base_ && p < end && *p == ' ';
+}
+
+// A method llhttp does not know, all token so far, with its space not yet here: 501 or 400 is
+// decided once more bytes arrive (within the head's limit).
+bool RequestParser::method_undecided() const noexcept {
+  const char* end = base_ + filled_;
+  const char* p = base_;
+  while (p < end && is_tchar(*p)) ++p;
+  return p == end && filled_ <= limits_->max_header_bytes;
 }
 
 int RequestParser::fail(int status, const char* reason) noexcept {
@@ -216,7 +238,7 @@ int RequestParser::check_head() noexcept {
       ++hosts;
     } else if (iequals(name, "transfer-encoding")) {
       transfer_encoding.add(value);
-    } else if (iequals(name, "expect")) {
+    } else if (iequals(name, "expect") && parser_.http_minor >= 1) {  // HTTP/1.0: ignored (RFC 9110 §10.1.1)
       if (!iequals(trim(value), "100-continue")) return fail(417, "unsupported expectation");
       expect_continue_ = true;
     }
@@ -264,27 +286,36 @@ int RequestParser::on_message_complete(llhttp_t* p) noexcept {
 
 // --- the request --------------------------------------------------------------------------------
 
-http::Request RequestParser::request(const char* buffer) const noexcept {
-  http::Request req;
+// RFC 9112 §3.2.2: "http://host/path?q" (absolute form) names the path "/path".
+static std::string_view origin_form(std::string_view target) noexcept {
+  const auto scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos || target.starts_with('/')) return target;
+  const auto path = target.find('/', scheme_end + 3);
+  return path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+}
+
+bool RequestParser::request(const char* buffer, http::Request& req) const noexcept {
+  req = {};
   req.request_pool = pool_;
   req.method_name = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
   req.method = http::method_from(req.method_name);
   req.target = view(buffer, url_);
-  const auto question = req.target.find('?');
-  req.path = req.target.substr(0, question);
-  req.query = question == std::string_view::npos ? std::string_view{} : req.target.substr(question + 1);
+  const std::string_view origin = origin_form(req.target);
+  const auto question = origin.find('?');
+  req.path = origin.substr(0, question);
+  req.query = question == std::string_view::npos ? std::string_view{} : origin.substr(question + 1);
   req.version_major = parser_.http_major;
   req.version_minor = parser_.http_minor;
   req.keep_alive = llhttp_should_keep_alive(&parser_) != 0 && parser_.upgrade == 0;
   req.body = chunked_ ? std::string_view(chunked_body_, chunked_size_) : view(buffer, body_);
   auto* headers = pool_->alloc_array<http::Header>(header_count_);
-  if (headers != nullptr) {
-    for (std::uint32_t i = 0; i < header_count_; ++i) {
-      headers[i] = {view(buffer, headers_[i].name), view(buffer, headers_[i].value)};
-    }
-    req.headers = {headers, header_count_};
+  if (headers == nullptr && header_count_ != 0) return false;  // the request pool is full
+  for (std::uint32_t i = 0; i < header_count_; ++i) {
+    // llhttp leaves the value's trailing whitespace in (RFC 9110 §5.5: not part of it).
+    headers[i] = {view(buffer, headers_[i].name), trim(view(buffer, headers_[i].value))};
   }
-  return req;
+  req.headers = {headers, header_count_};
+  return true;
 }
 
 }  // namespace mempool::server

@@ -33,6 +33,7 @@ class RequestParser {
   };
 
   explicit RequestParser(const Limits& limits) noexcept;
+  explicit RequestParser(Limits&&) = delete;  // it keeps a pointer: a temporary would dangle
 
   /// Starts a new request whose bytes begin at `buffer` (offset 0), recording into `pool`.
   void start(Pool& pool) noexcept;
@@ -55,8 +56,9 @@ class RequestParser {
   std::uint64_t content_length() const noexcept { return content_length_; }
   bool chunked() const noexcept { return chunked_; }
 
-  /// The request, its views into `buffer`. Call once complete.
-  http::Request request(const char* buffer) const noexcept;
+  /// The request, its views into `buffer`, into `req`. Call once complete. False if the request
+  /// pool cannot hold its header list.
+  bool request(const char* buffer, http::Request& req) const noexcept;
 
  private:
   static int on_message_begin(llhttp_t* p) noexcept;
@@ -76,6 +78,7 @@ class RequestParser {
   int check_head() noexcept;
   void fail_from_llhttp(llhttp_errno_t err) noexcept;
   bool method_is_token() const noexcept;
+  bool method_undecided() const noexcept;
   std::string_view view(const char* buffer, Span s) const noexcept { return {buffer + s.begin, s.size()}; }
 
   struct RawHeader {
@@ -89,6 +92,7 @@ class RequestParser {
   const Limits* limits_;
   Pool* pool_ = nullptr;
   const char* base_ = nullptr;  ///< the buffer of the current parse() call
+  std::size_t filled_ = 0;      ///< its bytes
   std::size_t parsed_ = 0;      ///< bytes of the buffer llhttp has consumed
   RawHeader* headers_ = nullptr;  ///< in the request pool; headers_[count_ - 1] may be in progress
   std::uint32_t header_count_ = 0;

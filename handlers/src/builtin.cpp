@@ -1,6 +1,7 @@
 #include <mempool/http/builtin.hpp>
 
 #include <memory_resource>
+#include <new>
 #include <string>
 
 namespace mempool::http {
@@ -27,7 +28,9 @@ std::string_view describe(const Request& req) {
     text += "\r\n";
   }
   text += "\r\n";
-  return req.pool().strdup(text);
+  const std::string_view copy = req.pool().strdup(text);
+  if (copy.data() == nullptr) throw std::bad_alloc();  // the server answers 500
+  return copy;
 }
 
 }  // namespace
