@@ -1,0 +1,449 @@
+// RequestParser, the llhttp glue, driven directly: a request split at any byte boundary parses
+// the same as in one piece (the read buffer may even move between reads), pipelined messages
+// come out one at a time, and every refusal carries its status however the bytes arrive.
+#include "request_parser.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <mempool/pool.hpp>
+
+using mempool::Pool;
+using mempool::PoolOptions;
+using mempool::server::Limits;
+using mempool::server::RequestParser;
+using namespace std::string_literals;
+
+namespace {
+
+using State = RequestParser::State;
+
+// What a parse produced, copied out of the buffer and the pool so it can be compared.
+struct Parsed {
+  State state = State::need_more;
+  int status = 0;  ///< error_status() when failed
+  std::string method_name, target, path, query, body;
+  unsigned major = 0, minor = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool keep_alive = false;
+  std::size_t message_end = 0;
+
+  bool operator==(const Parsed&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Parsed& p) {
+  os << "{state " << static_cast<int>(p.state) << " status " << p.status << " " << p.method_name << " "
+     << p.target << " HTTP/" << p.major << "." << p.minor << " headers " << p.headers.size() << " body "
+     << p.body.size() << "B end " << p.message_end << "}";
+  return os;
+}
+
+Limits test_limits() {
+  Limits limits;
+  limits.max_header_bytes = 512;
+  limits.max_uri_bytes = 128;
+  limits.max_body_bytes = 256;
+  return limits;
+}
+
+// The completed request; a default Request if its header list did not fit the pool.
+mempool::http::Request request_of(const RequestParser& parser, const char* buffer) {
+  mempool::http::Request req;
+  if (!parser.request(buffer, req)) return {};
+  return req;
+}
+
+Parsed capture(const RequestParser& parser, State state, const char* buffer) {
+  Parsed p;
+  p.state = state;
+  if (state == State::failed) p.status = parser.error_status();
+  if (state != State::complete) return p;
+  const mempool::http::Request req = request_of(parser, buffer);
+  p.method_name = req.method_name;
+  p.target = req.target;
+  p.path = req.path;
+  p.query = req.query;
+  p.body = req.body;
+  p.major = req.version_major;
+  p.minor = req.version_minor;
+  for (const auto& h : req.headers) p.headers.emplace_back(h.name, h.value);
+  p.keep_alive = req.keep_alive;
+  p.message_end = parser.message_end();
+  return p;
+}
+
+// Feeds `text` as a stream cut at `cuts` (increasing offsets; text.size() is added), into a
+// fresh copy of the bytes at every call, as the server's buffer may move when it grows. Each
+// message that completes is captured and its leftover bytes start the next, as in the server.
+// Ends with the state the last bytes left (need_more, or the failure).
+std::vector<Parsed> parse_stream(std::string_view text, std::vector<std::size_t> cuts,
+                                 const Limits& limits = test_limits(), std::size_t pool_capacity = 0) {
+  cuts.push_back(text.size());
+  std::vector<Parsed> out;
+  Pool pool(PoolOptions{.capacity = pool_capacity});
+  RequestParser parser(limits);
+  parser.start(pool);
+  std::size_t begin = 0;  // where the current message starts in `text`
+  std::size_t fed = 0;    // bytes of `text` read so far
+  for (const std::size_t cut : cuts) {
+    if (cut <= fed) continue;
+    fed = cut;
+    for (;;) {
+      const std::string buffer(text.substr(begin, fed - begin));  // a fresh address each call
+      const State state = parser.parse(buffer.data(), buffer.size());
+      if (state == State::need_more) break;
+      out.push_back(capture(parser, state, buffer.data()));
+      if (state == State::failed) return out;
+      begin += parser.message_end();
+      pool.reset();
+      parser.start(pool);
+      if (begin == fed) break;
+    }
+  }
+  out.push_back(Parsed{});  // need_more: what is left waits for more bytes
+  return out;
+}
+
+std::vector<Parsed> whole(std::string_view text, const Limits& limits = test_limits()) {
+  return parse_stream(text, {}, limits);
+}
+
+std::vector<Parsed> byte_by_byte(std::string_view text, const Limits& limits = test_limits()) {
+  std::vector<std::size_t> cuts;
+  for (std::size_t i = 1; i < text.size(); ++i) cuts.push_back(i);
+  return parse_stream(text, cuts, limits);
+}
+
+// `text` gives the same messages in one piece, byte by byte, and cut in two at every offset.
+void check_split_invariant(std::string_view text, const Limits& limits = test_limits()) {
+  const std::vector<Parsed> expected = whole(text, limits);
+  CHECK(byte_by_byte(text, limits) == expected);
+  for (std::size_t cut = 1; cut < text.size(); ++cut) {
+    INFO("cut at " << cut);
+    CHECK(parse_stream(text, {cut}, limits) == expected);
+  }
+}
+
+// `text` fails with `status` in one piece and byte by byte.
+void check_refusal(std::string_view text, int status, const Limits& limits = test_limits()) {
+  const std::vector<Parsed> one = whole(text, limits);
+  REQUIRE_FALSE(one.empty());
+  CHECK(one.back().state == State::failed);
+  CHECK(one.back().status == status);
+  const std::vector<Parsed> bytes = byte_by_byte(text, limits);
+  CHECK(bytes.back().state == State::failed);
+  CHECK(bytes.back().status == status);
+}
+
+const std::string simple_get =
+    "GET /path/to?x=1&y=2 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: parser-test\r\nAccept: */*\r\n"
+    "X-Empty:\r\nX-Spaces:   padded value\r\n\r\n";
+const std::string post_with_length = "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world";
+const std::string post_chunked =
+    "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nhello\r\n1;ext=1\r\n,\r\nA;a;b=c\r\n world 123\r\n0\r\nTrailer-Field: t\r\n\r\n";
+
+}  // namespace
+
+// --- one request ----------------------------------------------------------------------------------
+
+// Every piece of a request, as views: method, target split at '?', version, headers in order
+// (values without surrounding whitespace), keep-alive, and where the message ends.
+TEST_CASE("a GET parses into method target path query version and headers") {
+  const auto out = whole(simple_get);
+  REQUIRE(out.size() == 2);
+  const Parsed& p = out[0];
+  CHECK(p.state == State::complete);
+  CHECK(p.method_name == "GET");
+  CHECK(p.target == "/path/to?x=1&y=2");
+  CHECK(p.path == "/path/to");
+  CHECK(p.query == "x=1&y=2");
+  CHECK(p.major == 1);
+  CHECK(p.minor == 1);
+  CHECK(p.keep_alive);
+  CHECK(p.body.empty());
+  CHECK(p.message_end == simple_get.size());
+  using H = std::pair<std::string, std::string>;
+  CHECK(p.headers == std::vector<H>{{"Host", "example.test"},
+                                    {"User-Agent", "parser-test"},
+                                    {"Accept", "*/*"},
+                                    {"X-Empty", ""},
+                                    {"X-Spaces", "padded value"}});
+}
+
+// A Content-Length body lies in the buffer; the parser reports its length for sizing reads.
+TEST_CASE("a Content-Length body is parsed and its length reported once the head is in") {
+  Pool pool;
+  const Limits limits = test_limits();
+  RequestParser parser(limits);
+  parser.start(pool);
+  const std::string head = post_with_length.substr(0, post_with_length.size() - 11);
+  CHECK(parser.parse(head.data(), head.size()) == State::need_more);
+  CHECK(parser.headers_complete());
+  CHECK(parser.content_length() == 11);
+  CHECK_FALSE(parser.chunked());
+  CHECK(parser.parse(post_with_length.data(), post_with_length.size()) == State::complete);
+  CHECK(request_of(parser, post_with_length.data()).body == "hello world");
+  CHECK(parser.message_end() == post_with_length.size());
+}
+
+// A chunked body (with chunk extensions and a trailer) comes out de-chunked.
+TEST_CASE("a chunked body with extensions and a trailer is de-chunked") {
+  const auto out = whole(post_chunked);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].state == State::complete);
+  CHECK(out[0].body == "hello, world 123");
+  CHECK(out[0].message_end == post_chunked.size());
+}
+
+// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes unless told keep-alive.
+TEST_CASE("keep_alive follows the version and the Connection header") {
+  CHECK(whole("GET / HTTP/1.1\r\nHost: h\r\n\r\n")[0].keep_alive);
+  CHECK_FALSE(whole("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")[0].keep_alive);
+  CHECK_FALSE(whole("GET / HTTP/1.0\r\n\r\n")[0].keep_alive);
+  CHECK(whole("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")[0].keep_alive);
+  CHECK(whole("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")[0].keep_alive);
+}
+
+// RFC 9110 §5.5: a field value excludes the whitespace around it, trailing included (handlers
+// compare values such as Content-Type or If-Match as they are).
+TEST_CASE("header values exclude leading and trailing whitespace") {
+  const auto out = whole("GET / HTTP/1.1\r\nHost:  h \r\nX-Tabs:\t a b \t\r\n\r\n");
+  REQUIRE(out[0].state == State::complete);
+  REQUIRE(out[0].headers.size() == 2);
+  CHECK(out[0].headers[0].second == "h");
+  CHECK(out[0].headers[1].second == "a b");
+}
+
+// --- split anywhere -------------------------------------------------------------------------------
+
+// TCP may cut a request anywhere: every cut, and every byte alone, gives the same request.
+TEST_CASE("a GET split at every byte boundary parses the same") { check_split_invariant(simple_get); }
+
+// The body may arrive with the head, after it, or cut anywhere inside.
+TEST_CASE("a POST with a Content-Length body split at every byte boundary parses the same") {
+  check_split_invariant(post_with_length);
+}
+
+// Chunk sizes, extensions, data and the trailer may each be cut anywhere.
+TEST_CASE("a chunked POST split at every byte boundary parses the same") { check_split_invariant(post_chunked); }
+
+// Pipelined messages split anywhere still come out one by one, in order.
+TEST_CASE("pipelined messages split at every byte boundary parse the same") {
+  check_split_invariant(simple_get + post_with_length + post_chunked + "GET /last HTTP/1.0\r\n\r\n");
+}
+
+// --- pipelining -----------------------------------------------------------------------------------
+
+// The parser stops at the end of each message: message_end() is where the next one starts, and
+// bytes after it are not touched until the next start().
+TEST_CASE("pipelined messages come out one at a time with message_end at each boundary") {
+  const std::string stream = simple_get + post_with_length + post_chunked + "GET /a";
+  Pool pool;
+  const Limits limits = test_limits();
+  RequestParser parser(limits);
+  parser.start(pool);
+  CHECK(parser.parse(stream.data(), stream.size()) == State::complete);
+  CHECK(parser.message_end() == simple_get.size());
+  CHECK(parser.parse(stream.data(), stream.size()) == State::complete);  // still the same message
+  CHECK(request_of(parser, stream.data()).target == "/path/to?x=1&y=2");
+
+  const auto out = whole(stream);
+  REQUIRE(out.size() == 4);
+  CHECK(out[0].target == "/path/to?x=1&y=2");
+  CHECK(out[1].body == "hello world");
+  CHECK(out[1].message_end == post_with_length.size());
+  CHECK(out[2].body == "hello, world 123");
+  CHECK(out[3].state == State::need_more);  // "GET /a" waits for the rest
+}
+
+// --- Expect: 100-continue -------------------------------------------------------------------------
+
+// wants_continue() is true once the head is in and the body has not started, and only then.
+TEST_CASE("Expect 100-continue is reported after the head and not once the body starts") {
+  const std::string head = "POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 4\r\n\r\n";
+  Pool pool;
+  const Limits limits = test_limits();
+  RequestParser parser(limits);
+  parser.start(pool);
+  CHECK(parser.parse(head.data(), head.size() - 2) == State::need_more);
+  CHECK_FALSE(parser.wants_continue());  // the head is not complete yet
+  CHECK(parser.parse(head.data(), head.size()) == State::need_more);
+  CHECK(parser.wants_continue());
+  const std::string more = head + "ab";
+  CHECK(parser.parse(more.data(), more.size()) == State::need_more);
+  CHECK_FALSE(parser.wants_continue());
+  const std::string all = head + "abcd";
+  CHECK(parser.parse(all.data(), all.size()) == State::complete);
+  CHECK_FALSE(parser.wants_continue());
+}
+
+// No body, nothing to wait for: no 100 Continue.
+TEST_CASE("Expect 100-continue without a body is not reported") {
+  const std::string text = "POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n";
+  Pool pool;
+  const Limits limits = test_limits();
+  RequestParser parser(limits);
+  parser.start(pool);
+  CHECK(parser.parse(text.data(), text.size()) == State::complete);
+  CHECK_FALSE(parser.wants_continue());
+}
+
+// RFC 9110 §10.1.1: an HTTP/1.0 client cannot read an interim response; its expectation is
+// ignored (not refused with 417 either).
+TEST_CASE("Expect 100-continue in an HTTP/1.0 request is ignored") {
+  const std::string head = "POST /e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+  Pool pool;
+  const Limits limits = test_limits();
+  RequestParser parser(limits);
+  parser.start(pool);
+  CHECK(parser.parse(head.data(), head.size()) == State::need_more);
+  CHECK_FALSE(parser.wants_continue());
+  CHECK(whole("POST /e HTTP/1.0\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx")[0].state == State::complete);
+}
+
+// RFC 9112 §3.2.2: the absolute form names its path (and query) after the authority.
+TEST_CASE("an absolute-form target yields the path and query after the authority") {
+  const auto out = whole("GET http://example.test:8080/a/b?q=1 HTTP/1.1\r\nHost: example.test\r\n\r\n");
+  REQUIRE(out[0].state == State::complete);
+  CHECK(out[0].target == "http://example.test:8080/a/b?q=1");
+  CHECK(out[0].path == "/a/b");
+  CHECK(out[0].query == "q=1");
+  const auto bare = whole("GET http://example.test HTTP/1.1\r\nHost: example.test\r\n\r\n");
+  REQUIRE(bare[0].state == State::complete);
+  CHECK(bare[0].path == "/");
+}
+
+// --- refusals, each with its status whole and byte by byte --------------------------------------
+
+// RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+TEST_CASE("HTTP/1.1 without Host is refused with 400") { check_refusal("GET / HTTP/1.1\r\n\r\n", 400); }
+
+// Two Host headers make the target authority ambiguous.
+TEST_CASE("two Host headers are refused with 400") {
+  check_refusal("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400);
+}
+
+// Both framings at once: the request smuggling shape, in either order.
+TEST_CASE("Content-Length with Transfer-Encoding is refused with 400") {
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n", 400);
+}
+
+// Two Content-Length fields frame nothing we can trust, even when equal.
+TEST_CASE("a duplicate Content-Length is refused with 400") {
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400);
+}
+
+// The last coding must be chunked, applied once, or the body has no framing.
+TEST_CASE("a Transfer-Encoding not ending in chunked is refused with 400") {
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400);
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                400);
+}
+
+// A chunk size that is not plain hex, or overflows, breaks the framing.
+TEST_CASE("a bad chunk size is refused with 400") {
+  for (const char* size : {"zz", "-1", "0x3", "ffffffffffffffffff"}) {
+    INFO(size);
+    check_refusal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"s + size + "\r\nabc\r\n0\r\n\r\n",
+                  400);
+  }
+}
+
+// No NUL in a field; obs-fold refused (RFC 9112 §5.2).
+TEST_CASE("a NUL or an obs-fold in a header is refused with 400") {
+  check_refusal("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n"s, 400);
+  check_refusal("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 400);
+}
+
+// Bytes no token may hold (a TLS record, punctuation) are a malformed request line: 400.
+TEST_CASE("a method with a non-token byte is refused with 400") {
+  check_refusal("\x16\x03\x01 / HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+  check_refusal("G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+  check_refusal("GET( / HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+}
+
+// A well-formed token llhttp does not know is a method we do not implement: 501.
+TEST_CASE("an unknown well-formed method is refused with 501") {
+  check_refusal("FOO / HTTP/1.1\r\nHost: h\r\n\r\n", 501);
+  check_refusal("PURGEX / HTTP/1.1\r\nHost: h\r\n\r\n", 501);
+}
+
+// A coding we do not decode (gzip) before chunked: 501, not a guess.
+TEST_CASE("a transfer coding before chunked is refused with 501") {
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501);
+}
+
+// Only HTTP/1.0 and HTTP/1.1 are spoken: other versions are a 505.
+TEST_CASE("HTTP/2.0 and HTTP/1.2 are refused with 505") {
+  check_refusal("GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505);
+  check_refusal("GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505);
+}
+
+// An expectation the server cannot meet is a 417 (RFC 9110 §10.1.1).
+TEST_CASE("an expectation other than 100-continue is refused with 417") {
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx", 417);
+}
+
+// The request target alone over its limit is a 414, however it arrives.
+TEST_CASE("a request target over max_uri_bytes is refused with 414") {
+  check_refusal("GET /" + std::string(200, 'u') + " HTTP/1.1\r\nHost: h\r\n\r\n", 414);
+}
+
+// The head limit holds whether the head arrives complete or keeps coming without its end.
+TEST_CASE("a head over max_header_bytes is refused with 431") {
+  const std::string big = "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(600, 'b') + "\r\n";
+  check_refusal(big + "\r\n", 431);
+  check_refusal(big, 431);  // never completes: refused once past the limit
+}
+
+// The limit is on the head: a body does not count against it.
+TEST_CASE("a head under max_header_bytes with a body over it is accepted") {
+  const std::string text = "POST / HTTP/1.1\r\nHost: h\r\nX-Pad: " + std::string(400, 'p') +
+                           "\r\nContent-Length: 200\r\n\r\n" + std::string(200, 'b');
+  CHECK(whole(text)[0].state == State::complete);
+  CHECK(byte_by_byte(text)[0].state == State::complete);
+}
+
+// A declared body over the limit is refused before any of it is read.
+TEST_CASE("a declared body over max_body_bytes is refused with 413 from the head alone") {
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 257\r\n\r\n", 413);
+}
+
+// A chunked body has no declared size: refused once it goes past the limit.
+TEST_CASE("a chunked body over max_body_bytes is refused with 413") {
+  std::string text = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) text += "64\r\n" + std::string(100, 'c') + "\r\n";
+  check_refusal(text + "0\r\n\r\n", 413);
+}
+
+// The de-chunked body lives in the request pool: past its capacity, a 500.
+TEST_CASE("a chunked body past the request pool capacity is refused with 500") {
+  Limits limits = test_limits();
+  limits.max_body_bytes = 1 << 20;
+  std::string text = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 10; ++i) text += "3e8\r\n" + std::string(1000, 'c') + "\r\n";
+  text += "0\r\n\r\n";
+  const auto out = parse_stream(text, {}, limits, 4096);
+  CHECK(out.back().state == State::failed);
+  CHECK(out.back().status == 500);
+}
+
+// A failed parser stays failed: later calls do not resume parsing.
+TEST_CASE("a failed parse stays failed on later calls") {
+  const std::string text = "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  Pool pool;
+  const Limits limits = test_limits();
+  RequestParser parser(limits);
+  parser.start(pool);
+  CHECK(parser.parse(text.data(), text.size()) == State::failed);
+  CHECK(parser.error_status() == 400);
+  CHECK(parser.parse(text.data(), text.size()) == State::failed);
+}

@@ -1,0 +1,9 @@
+# mempool-server in-process on an ephemeral loopback port, talked to in raw HTTP (DESIGN §4):
+# keep-alive, pipelining, limits and refusals, timeouts, static files, many connections, resets,
+# stats and graceful shutdown. Runs reactor threads, so the ThreadSanitizer pass runs it too.
+mempool_add_test(test_server_integration
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration_http_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/integration_limits_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/integration_connections_test.cpp
+  LIBS mempool_server_core
+  LABELS thread)
