@@ -117,6 +117,7 @@ void add(StatsTable& t, int r, const http::OpenFileCacheStats& s) {
   t.gauge(r, "open_files", "entries", s.entries);
   t.gauge(r, "open_files", "open_fds", s.open_fds);
   t.gauge(r, "open_files", "in_use", s.in_use);
+  t.gauge(r, "open_files", "content_bytes", s.content_bytes);
 }
 
 }  // namespace

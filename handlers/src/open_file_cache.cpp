@@ -8,9 +8,27 @@
 #include <new>
 
 #include <mempool/detail/check.hpp>
+#include <mempool/http/http_date.hpp>
 #include <mempool/http/path_resolution.hpp>
 
+#include <fmt/format.h>
+
 namespace mempool::http {
+
+namespace {
+
+// The whole of a file of `size` bytes, or false if it reads short or fails.
+bool read_all(int fd, char* out, std::size_t size) noexcept {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, out + done, size - done, static_cast<off_t>(done));
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
 
 FileInfo FileInfo::from(const struct stat& st) noexcept {
   FileInfo info;
@@ -33,7 +51,9 @@ OpenFileCache::OpenFileCache(int root_fd, SmallObjectAllocator& small, const Opt
       lru_(SmallObjectStlAllocator<Entry>(small)),
       dropped_(SmallObjectStlAllocator<Entry>(small)),
       index_(0, std::hash<std::string_view>{}, std::equal_to<std::string_view>{},
-             SmallObjectStlAllocator<std::pair<const std::string_view, List::iterator>>(small)) {
+             SmallObjectStlAllocator<std::pair<const std::string_view, List::iterator>>(small)),
+      max_content_size_(options.max_content_size),
+      content_budget_(options.content_budget) {
   // One more than the cap: an insertion is indexed before the overflow is evicted.
   index_.reserve(std::min(max_entries_, max_reserved_entries) + 1);
 }
@@ -70,13 +90,42 @@ bool OpenFileCache::still_valid(Entry& entry, Clock::time_point t) noexcept {
   struct stat st {};
   const char* path = entry.key_.empty() ? "." : entry.key_.data();  // keys are NUL-terminated
   if (::fstatat(root_fd_, path, &st, 0) != 0) return false;
-  const FileInfo fresh = FileInfo::from(st);
-  if (fresh.device != entry.info_.device || fresh.inode != entry.info_.inode ||
-      (fresh.mode & S_IFMT) != (entry.info_.mode & S_IFMT)) {
+  // Anything changed (replaced, rewritten in place, touched): a new entry, since responses in
+  // flight may still be sending this one's validators and content.
+  if (!(FileInfo::from(st) == entry.info_)) return false;
+  entry.checked_ = t;
+  return true;
+}
+
+// The validators, and the content of a small file, in one allocation made with the entry. A
+// file that reads short (changing as we read) is simply not kept in memory.
+bool OpenFileCache::make_extras(Entry& e) noexcept {
+  char date_buffer[http_date_length];
+  const std::string_view date = format_http_date(e.info_.mtime, date_buffer);
+  char etag_buffer[48];
+  const auto etag = fmt::format_to_n(etag_buffer, sizeof etag_buffer, "\"{:x}-{:x}\"",
+                                     static_cast<std::uint64_t>(e.info_.mtime), e.info_.size);
+  const bool keep = max_content_size_ != 0 && e.info_.size <= max_content_size_ &&
+                    content_bytes_ + e.info_.size <= content_budget_;
+  const std::size_t content_size = keep ? e.info_.size : 0;
+  const std::size_t bytes = sizeof(Entry::Extras) + etag.size + date.size() + content_size;
+  void* raw;
+  try {
+    raw = small_->allocate(bytes);
+  } catch (const std::bad_alloc&) {
     return false;
   }
-  entry.info_ = fresh;  // same file: its size and times may have changed in place
-  entry.checked_ = t;
+  auto* x = ::new (raw) Entry::Extras{bytes, static_cast<std::uint16_t>(etag.size),
+                                      static_cast<std::uint16_t>(date.size()), 0, false};
+  char* text = const_cast<char*>(x->text());
+  std::memcpy(text, etag_buffer, etag.size);
+  std::memcpy(text + etag.size, date.data(), date.size());
+  if (keep && read_all(e.fd_, text + etag.size + date.size(), content_size)) {
+    x->content_size = static_cast<std::uint32_t>(content_size);
+    x->has_content = true;
+    content_bytes_ += content_size;
+  }
+  e.extras_ = x;
   return true;
 }
 
@@ -110,6 +159,10 @@ OpenFileCache::Lookup OpenFileCache::open_and_insert(std::string_view path, Cloc
   it->checked_ = t;
   it->fd_ = file.fd;
   if (it->fd_ >= 0) ++open_fds_;
+  if (it->info_.is_regular() && !make_extras(*it)) {
+    destroy(lru_, it);
+    return {Ref(), 500};
+  }
   try {
     index_.emplace(it->key_, it);
   } catch (const std::bad_alloc&) {
@@ -140,6 +193,10 @@ void OpenFileCache::drop(List::iterator it) noexcept {
 }
 
 void OpenFileCache::destroy(List& list, List::iterator it) noexcept {
+  if (Entry::Extras* x = it->extras_) {
+    content_bytes_ -= x->content_size;
+    small_->deallocate(x, x->bytes);
+  }
   if (it->fd_ >= 0) {
     ::close(it->fd_);
     --open_fds_;
@@ -165,6 +222,7 @@ OpenFileCache::Stats OpenFileCache::stats() const noexcept {
   s.entries = index_.size();
   s.open_fds = open_fds_;
   s.in_use = in_use_;
+  s.content_bytes = content_bytes_;
   return s;
 }
 

@@ -221,10 +221,8 @@ void StaticFiles::redirect_to_directory(const Request& req, Response& res, std::
 void StaticFiles::serve(const Request& req, Response& res, OpenFileCache::Ref file) const {
   Pool& pool = req.pool();
   const FileInfo& info = file->info();
-  char date[http_date_length];
-  const std::string_view last_modified = pool.strdup(format_http_date(info.mtime, date));
-  const std::string_view etag = pool.format("\"{:x}-{:x}\"", static_cast<std::uint64_t>(info.mtime), info.size);
-  if (last_modified.data() == nullptr || etag.data() == nullptr) return res.error(500);
+  const std::string_view last_modified = file->last_modified();  // formatted once, with the entry
+  const std::string_view etag = file->etag();
   auto add_validators = [&] {
     res.add_header("ETag", etag);
     if (!last_modified.empty()) res.add_header("Last-Modified", last_modified);  // empty: a year past 9999
@@ -255,6 +253,7 @@ void StaticFiles::serve(const Request& req, Response& res, OpenFileCache::Ref fi
     body.length = range.length;
   }
   const std::string_view content_type = mime_->for_path(file->path());
+  const std::string_view content = file->content();  // a small file, already in memory
 
   // The descriptor must stay open until the response is sent: the Ref moves into the request
   // pool, whose cleanup releases it at the pool's reset.
@@ -265,7 +264,11 @@ void StaticFiles::serve(const Request& req, Response& res, OpenFileCache::Ref fi
   add_validators();
   res.add_header("Accept-Ranges", "bytes");
   if (!content_range.empty()) res.add_header("Content-Range", content_range);
-  res.set_file(body);
+  if (content.data() != nullptr) {
+    res.set_body(content.substr(body.offset, body.length));  // head and body in one write
+  } else {
+    res.set_file(body);
+  }
 }
 
 }  // namespace mempool::http

@@ -154,11 +154,15 @@ struct FakeClock {
 
 // What a reactor holds: a document root, the shared MIME table, its small-object allocator and
 // its StaticFiles. Declared before any Exchange, so request pools die first and release.
+// Small files are served by sendfile here, as large ones are, unless a test asks for the
+// in-memory content path (`in_memory`).
 struct Site {
-  explicit Site(StaticFilesOptions options = {}) : files(tree.root().string(), mime, small, with_clock(options)) {}
-  StaticFilesOptions with_clock(StaticFilesOptions options) {
+  explicit Site(StaticFilesOptions options = {}, bool in_memory = false)
+      : files(tree.root().string(), mime, small, with_clock(options, in_memory)) {}
+  StaticFilesOptions with_clock(StaticFilesOptions options, bool in_memory) {
     options.cache.now = &FakeClock::now;
     options.cache.now_context = &clock;
+    if (!in_memory) options.cache.max_content_size = 0;
     return options;
   }
   TempRoot tree;
@@ -810,11 +814,65 @@ TEST_CASE("a touched file is noticed after the validity interval") {
   run(site, after);
   CHECK(header(after.res, "ETag") == expected_etag(file));
   CHECK(header(after.res, "Last-Modified") == http_date(1'000'000'100));
-  CHECK(after.res.file().fd == first.res.file().fd);
+  // A changed file gets a new entry: the response in flight keeps the old one intact.
+  CHECK(after.res.file().fd != first.res.file().fd);
+  CHECK(header(first.res, "ETag") == old_etag);
   const auto s = site.files.cache().stats();
   CHECK(s.revalidations == 1);
-  CHECK(s.invalidations == 0);
-  CHECK(s.hits == 2);
+  CHECK(s.invalidations == 1);
+  CHECK(s.hits == 1);
+}
+
+// --- small files in memory ----------------------------------------------------------------------
+
+// A small file goes out with its head in one write: its bytes are kept with its cache entry.
+TEST_CASE("a small file is answered from memory with the same headers") {
+  Site site({}, true);
+  Exchange ex("/hello.txt");
+  run(site, ex);
+  CHECK(ex.res.status == 200);
+  CHECK_FALSE(ex.res.has_file());
+  CHECK(ex.res.body() == hello);
+  CHECK(header(ex.res, "ETag") == expected_etag(site.tree.at("hello.txt")));
+  CHECK(site.files.cache().stats().content_bytes == hello.size());
+}
+
+// Ranges of an in-memory file are slices of its bytes.
+TEST_CASE("a Range of a small file is a slice of its bytes in memory") {
+  Site site({}, true);
+  Exchange ex("/hello.txt", Method::get, {{"Range", "bytes=1-3"}});
+  run(site, ex);
+  CHECK(ex.res.status == 206);
+  CHECK(ex.res.body() == hello.substr(1, 3));
+}
+
+// Files over max_content_size, or past the content budget, still go by sendfile.
+TEST_CASE("files over the size limit or past the content budget are sent from their descriptor") {
+  Site site(StaticFilesOptions{.cache = {.max_content_size = hello.size() - 1}}, true);
+  Exchange big("/hello.txt");
+  run(site, big);
+  CHECK(big.res.has_file());
+  Site budget(StaticFilesOptions{.cache = {.content_budget = hello.size() - 1}}, true);
+  Exchange over("/hello.txt");
+  run(budget, over);
+  CHECK(over.res.has_file());
+  CHECK(budget.files.cache().stats().content_bytes == 0);
+}
+
+// A file rewritten while a response still holds its old bytes: that response keeps them, the
+// next one gets the new ones, and the memory goes with the last reference.
+TEST_CASE("a rewritten small file gets new bytes while the old response keeps its own") {
+  Site site(StaticFilesOptions{.cache = {.validity = std::chrono::seconds(0)}}, true);
+  Exchange first("/hello.txt");
+  run(site, first);
+  write_file(site.tree.at("hello.txt"), "short\n");
+  Exchange after("/hello.txt");
+  run(site, after);
+  CHECK(after.res.body() == "short\n");
+  CHECK(first.res.body() == hello);
+  CHECK(site.files.cache().stats().content_bytes == hello.size() + 6);
+  first.pool.reset();
+  CHECK(site.files.cache().stats().content_bytes == 6);
 }
 
 // Deploys replace files by rename: a new inode must be opened, the old descriptor kept only for

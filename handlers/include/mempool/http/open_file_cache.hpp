@@ -54,6 +54,7 @@ struct FileInfo {
   bool is_directory() const noexcept { return S_ISDIR(mode); }
   bool is_regular() const noexcept { return S_ISREG(mode); }
   static FileInfo from(const struct stat& st) noexcept;
+  bool operator==(const FileInfo&) const = default;
 };
 
 /// How a cache is built. Every field has a default.
@@ -68,6 +69,11 @@ struct OpenFileCacheOptions {
   /// The time source; nullptr is Clock::now. A reactor with a cached clock, or a test, sets it.
   Clock::time_point (*now)(void* context) noexcept = nullptr;
   void* now_context = nullptr;  ///< passed to `now` as is
+  /// Regular files up to this size are read into memory when their entry is made, so a response
+  /// sends head and body in one write instead of a write and a sendfile. 0: never.
+  std::size_t max_content_size = 16 * 1024;
+  /// Bytes of file content the cache keeps in memory at most; past it files go by sendfile.
+  std::size_t content_budget = std::size_t{4} << 20;
 };
 
 /// A snapshot of one cache's counters.
@@ -80,6 +86,7 @@ struct OpenFileCacheStats {
   std::size_t entries = 0;          ///< entries in the index
   std::size_t open_fds = 0;         ///< descriptors the cache holds, dropped-but-referenced ones included
   std::size_t in_use = 0;           ///< entries with at least one Ref out
+  std::size_t content_bytes = 0;    ///< file content kept in memory
   bool operator==(const OpenFileCacheStats&) const = default;
 };
 
@@ -100,9 +107,31 @@ class OpenFileCache {
     std::string_view path() const noexcept { return key_; }
     /// Refs out on this entry.
     std::uint32_t references() const noexcept { return refs_; }
+    /// The validators, formatted once when the entry was made: "\"<mtime hex>-<size hex>\"" and
+    /// an HTTP date (empty for a directory, or a year past 9999).
+    std::string_view etag() const noexcept { return extras_ ? extras_->etag() : std::string_view{}; }
+    std::string_view last_modified() const noexcept { return extras_ ? extras_->last_modified() : std::string_view{}; }
+    /// The whole file, read when the entry was made, if it was small enough; else data() is
+    /// nullptr. An entry never changes: a file changed on disk gets a new entry.
+    std::string_view content() const noexcept { return extras_ ? extras_->content() : std::string_view{}; }
 
    private:
     friend class OpenFileCache;
+    /// One allocation per regular file's entry: this header, then the ETag, the date, the content.
+    struct Extras {
+      std::size_t bytes;            ///< of the whole allocation
+      std::uint16_t etag_size;
+      std::uint16_t date_size;
+      std::uint32_t content_size;   ///< 0 with has_content false: not kept
+      bool has_content;
+      const char* text() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+      std::string_view etag() const noexcept { return {text(), etag_size}; }
+      std::string_view last_modified() const noexcept { return {text() + etag_size, date_size}; }
+      std::string_view content() const noexcept {
+        return has_content ? std::string_view(text() + etag_size + date_size, content_size) : std::string_view{};
+      }
+    };
+    Extras* extras_ = nullptr;
     std::string_view key_;  ///< key_.size() + 1 bytes (NUL-terminated) from the small-object allocator
     FileInfo info_;
     Clock::time_point checked_{};  ///< when info_ was last known to match the path
@@ -181,6 +210,7 @@ class OpenFileCache {
 
   Clock::time_point now() const noexcept { return now_ ? now_(now_context_) : Clock::now(); }
   bool still_valid(Entry& entry, Clock::time_point now) noexcept;
+  bool make_extras(Entry& entry) noexcept;
   Lookup open_and_insert(std::string_view path, Clock::time_point now) noexcept;
   void touch(List::iterator it) noexcept { lru_.splice(lru_.begin(), lru_, it); }
   void evict_overflow() noexcept;
@@ -204,6 +234,9 @@ class OpenFileCache {
   std::uint64_t invalidations_ = 0;
   std::size_t open_fds_ = 0;
   std::size_t in_use_ = 0;  ///< entries with refs_ > 0
+  std::size_t max_content_size_;
+  std::size_t content_budget_;
+  std::size_t content_bytes_ = 0;  ///< kept in memory by all entries, dropped ones included
 };
 
 // A node of lru_ (two links and an Entry) must fit a small-object size class, or every entry
