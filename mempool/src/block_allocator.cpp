@@ -5,23 +5,12 @@
 #include <new>
 
 #include "mempool/detail/sanitizer.hpp"
+#include "optional_lock.hpp"
 
 namespace mempool {
 
-class BlockAllocator::Guard {
- public:
-  explicit Guard(const BlockAllocator& a) noexcept : mutex_(a.thread_safe_ ? &a.mutex_ : nullptr) {
-    if (mutex_) mutex_->lock();
-  }
-  ~Guard() {
-    if (mutex_) mutex_->unlock();
-  }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
+using Guard = detail::OptionalLock;
 
- private:
-  std::mutex* mutex_;
-};
 
 namespace {
 
@@ -58,7 +47,7 @@ MemoryBlock* BlockAllocator::allocate_block(std::size_t min_capacity) noexcept {
     return ::new (raw) MemoryBlock{nullptr, size};
   }
   {
-    Guard guard(*this);
+    Guard guard(lock());
     if (foreign_frees_.load(std::memory_order_relaxed) != nullptr) take_foreign_frees();
     if (MemoryBlock* b = take_from_free_lists(size)) {
       stats_.bytes_free -= b->size;
@@ -75,7 +64,7 @@ MemoryBlock* BlockAllocator::allocate_block(std::size_t min_capacity) noexcept {
 
 MemoryBlock* BlockAllocator::allocate_from_os(std::size_t size) noexcept {
   void* raw = std::malloc(size);
-  Guard guard(*this);
+  Guard guard(lock());
   if (raw == nullptr) {
     ++stats_.os_failures;
     return nullptr;
@@ -108,7 +97,7 @@ void BlockAllocator::deallocate_block(MemoryBlock* block) noexcept {
     push_foreign_free(block);
     return;
   }
-  Guard guard(*this);
+  Guard guard(lock());
   keep_or_release(block);
 }
 
@@ -166,19 +155,19 @@ void BlockAllocator::release_beyond(std::size_t cap) noexcept {
 }
 
 void BlockAllocator::trim() noexcept {
-  Guard guard(*this);
+  Guard guard(lock());
   if (!foreign_thread()) take_foreign_frees();
   release_beyond(0);
 }
 
 void BlockAllocator::set_max_free(std::size_t bytes) noexcept {
-  Guard guard(*this);
+  Guard guard(lock());
   stats_.max_free = bytes;
   release_beyond(bytes);
 }
 
 BlockAllocatorStats BlockAllocator::stats() const noexcept {
-  Guard guard(*this);
+  Guard guard(lock());
   BlockAllocatorStats s = stats_;
   // Blocks freed by other threads but not yet taken back are still counted as in use.
   s.bytes_in_use += foreign_bytes_.load(std::memory_order_relaxed);

@@ -5,23 +5,12 @@
 #include <new>
 
 #include "mempool/detail/check.hpp"
+#include "optional_lock.hpp"
 
 namespace mempool {
 
-class PoolManager::Guard {
- public:
-  explicit Guard(const PoolManager& m) noexcept : mutex_(m.deferred_ ? &m.mutex_ : nullptr) {
-    if (mutex_) mutex_->lock();
-  }
-  ~Guard() {
-    if (mutex_) mutex_->unlock();
-  }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
+using Guard = detail::OptionalLock;
 
- private:
-  std::mutex* mutex_;
-};
 
 PoolManager::PoolManager(const Options& options)
     : allocator_(options.allocator ? options.allocator : &own_allocator_),
@@ -51,7 +40,7 @@ PoolManager::~PoolManager() {
 PoolManager::Handle PoolManager::acquire(const char* tag) noexcept {
   Slot* slot;
   {
-    Guard guard(*this);
+    Guard guard(lock());
     if (!deferred_) {
       MEMPOOL_EXPECT(std::this_thread::get_id() == owner_, "PoolManager::acquire off its owner thread");
       if (foreign_releases_.load(std::memory_order_relaxed) != nullptr) take_foreign_releases();
@@ -65,7 +54,7 @@ PoolManager::Handle PoolManager::acquire(const char* tag) noexcept {
   }
   if (deferred_ || !reused) slot->pool.adopt_current_thread();  // else it came back on this thread
   slot->pool.set_tag(tag);
-  Guard guard(*this);
+  Guard guard(lock());
   ++(reused ? stats_.reused : stats_.created);
   link_outstanding(slot);
   return Handle(slot);
@@ -135,7 +124,7 @@ void PoolManager::recycle(Slot* slot) noexcept {
   slot->pool.reset();
   bool keep;
   {
-    Guard guard(*this);
+    Guard guard(lock());
     unlink_outstanding(slot);
     keep = !stopped_ && stats_.idle < max_idle_;
     if (keep) {
@@ -156,7 +145,7 @@ void PoolManager::recycle(Slot* slot) noexcept {
 void PoolManager::destroy(Slot* slot) noexcept {
   slot->pool.adopt_current_thread();
   delete slot;
-  Guard guard(*this);
+  Guard guard(lock());
   ++stats_.destroyed;
 }
 
@@ -202,7 +191,7 @@ void PoolManager::run_deferred() noexcept {
 void PoolManager::reclaim() noexcept {
   Slot* all;
   {
-    Guard guard(*this);
+    Guard guard(lock());
     if (!deferred_ && std::this_thread::get_id() == owner_) take_foreign_releases();
     all = std::exchange(idle_, nullptr);
     stats_.idle = 0;
@@ -215,7 +204,7 @@ void PoolManager::reclaim() noexcept {
 void PoolManager::trim() noexcept {
   Slot* surplus = nullptr;
   {
-    Guard guard(*this);
+    Guard guard(lock());
     // Pools idle through the whole period were not needed: let half of them go, oldest first.
     std::size_t keep = stats_.idle - idle_low_water_ / 2;
     Slot** link = &idle_;
@@ -240,7 +229,7 @@ void PoolManager::stop() noexcept {
     thread_.join();  // it drains the queue before it returns
   }
   {
-    Guard guard(*this);
+    Guard guard(lock());
     stopped_ = true;
   }
   reclaim();
@@ -253,12 +242,12 @@ void PoolManager::adopt_current_thread() noexcept {
 }
 
 PoolManagerStats PoolManager::stats() const noexcept {
-  Guard guard(*this);
+  Guard guard(lock());
   return stats_;
 }
 
 void PoolManager::report_outstanding(std::FILE* out) const noexcept {
-  Guard guard(*this);
+  Guard guard(lock());
   for (const Slot* s = outstanding_; s != nullptr; s = s->next) s->pool.report(out);
 }
 

@@ -24,40 +24,16 @@
 #include <string>
 #include <vector>
 
+#include "support/child_process.hpp"
 #include "support/seed.hpp"
 
 using mempool::FixedPool;
 
+using mempool::test::ChildOutcome;
+using mempool::test::run_in_child;
+
 namespace {
 
-struct ChildOutcome {
-  int status;
-  std::string stderr_text;
-};
-
-/// Runs fn in a forked child with stderr captured: how checked-build aborts are observed.
-template <class Fn>
-ChildOutcome run_in_child(Fn fn) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::signal(SIGABRT, SIG_DFL);  // Catch's handler would report the expected abort as a failure
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    fn();
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string text;
-  char buf[256];
-  for (ssize_t got; (got = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(got));
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  return {status, text};
-}
 
 /// A MAP_SHARED mapping: what a child writes there (counters included) the parent sees.
 class SharedMapping {

@@ -24,9 +24,13 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_process.hpp"
 #include "support/seed.hpp"
 
 using mempool::RingBuffer;
+
+using mempool::test::ChildOutcome;
+using mempool::test::run_in_child;
 
 namespace {
 
@@ -291,35 +295,6 @@ void run_random_schedule(std::size_t capacity, std::uint64_t seed, int steps) {
   CHECK(s.failed_oversize > 0);
   CHECK(s.failed_extends > 0);
   CHECK(region.guards_intact());
-}
-
-struct ChildOutcome {
-  int status;
-  std::string stderr_text;
-};
-
-/// Runs fn in a forked child with stderr captured: how checked-build aborts are observed.
-template <class Fn>
-ChildOutcome run_in_child(Fn fn) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::signal(SIGABRT, SIG_DFL);  // Catch's handler would report the expected abort as a failure
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    fn();
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string text;
-  char buf[256];
-  for (ssize_t got; (got = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(got));
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  return {status, text};
 }
 
 }  // namespace

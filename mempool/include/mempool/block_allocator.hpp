@@ -104,7 +104,8 @@ class BlockAllocator {
   }
 
  private:
-  class Guard;  // locks mutex_ only when thread_safe_
+  /// The mutex to take: only when shared.
+  std::mutex* lock() const noexcept { return thread_safe_ ? &mutex_ : nullptr; }
 
   MemoryBlock* take_from_free_lists(std::size_t size) noexcept;
   MemoryBlock* allocate_from_os(std::size_t size) noexcept;

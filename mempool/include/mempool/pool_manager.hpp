@@ -118,7 +118,8 @@ class PoolManager {
   void report_outstanding(std::FILE* out) const noexcept;
 
  private:
-  class Guard;  // locks mutex_ in deferred mode only
+  /// The mutex to take: in deferred mode only.
+  std::mutex* lock() const noexcept { return deferred_ ? &mutex_ : nullptr; }
 
   void release(Slot* slot) noexcept;
   void recycle(Slot* slot) noexcept;
