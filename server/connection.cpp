@@ -1,6 +1,5 @@
 #include "connection.hpp"
 
-#include <asio/bind_allocator.hpp>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
@@ -88,12 +87,16 @@ void Connection::destroy_if_closed() noexcept {
 
 void Connection::wait(asio::socket_base::wait_type type) noexcept {
   waiting_ = true;
-  socket_.async_wait(type, asio::bind_allocator(HandlerAllocator<void>(reactor_.handler_memory()),
-                                                [this](std::error_code ec) { on_ready(ec); }));
+  if (type == asio::socket_base::wait_read && drained_) {
+    socket_.wait_readable_drained(readiness_);
+  } else {
+    socket_.wait(readiness_, type);
+  }
 }
 
 void Connection::on_ready(std::error_code ec) noexcept {
   waiting_ = false;
+  drained_ = false;  // back from the event loop: what an earlier read proved no longer holds
   if (phase_ == Phase::closing || ec) {
     close();
   } else if (phase_ == Phase::sending) {
@@ -152,12 +155,17 @@ bool Connection::begin_exchange() noexcept {
 
 Connection::ReadResult Connection::read_more() noexcept {
   ReadBuffer& b = exchange_->buffer;
-  const ssize_t n = ::recv(socket_.native_handle(), b.data + b.filled, b.capacity - b.filled, 0);
+  const std::size_t room = b.capacity - b.filled;
+  const ssize_t n = ::recv(socket_.native_handle(), b.data + b.filled, room, 0);
   if (n > 0) {
     b.filled += static_cast<std::size_t>(n);
+    drained_ = static_cast<std::size_t>(n) < room;  // a stream socket returns less only when empty
     return ReadResult::data;
   }
-  if (n < 0 && would_block(errno)) return ReadResult::would_block;
+  if (n < 0 && would_block(errno)) {
+    drained_ = true;
+    return ReadResult::would_block;
+  }
   return ReadResult::closed;  // the peer closed (n == 0) or the socket failed
 }
 

@@ -12,7 +12,9 @@
 /// manager, which hands it, already reset, to the next connection that needs one.
 ///
 /// Single-threaded: everything happens on the reactor's thread. At most one asynchronous wait
-/// is pending; no pool is reset while it is (checked).
+/// is pending (a ReadinessWait inside this object: waiting allocates nothing); no pool is reset
+/// while it is (checked). A read that drains the socket lets the next wait for readable skip
+/// the epoll_ctl that re-arming would cost (readiness_wait.hpp).
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -25,6 +27,7 @@
 #include <mempool/pool_manager.hpp>
 
 #include "deadlines.hpp"
+#include "readiness_wait.hpp"
 
 namespace mempool::server {
 
@@ -84,7 +87,8 @@ class Connection {
   void set_phase(Phase phase) noexcept;
 
   Reactor& reactor_;
-  Socket socket_;
+  ReactorSocket socket_;
+  ReadinessWait readiness_{this, [](void* self, std::error_code ec) { static_cast<Connection*>(self)->on_ready(ec); }};
   asio::ip::tcp::endpoint peer_;
   PoolManager::Handle pool_;      ///< the connection pool: held while a request is in progress
   Exchange* exchange_ = nullptr;  ///< in pool_; nullptr while idle
@@ -92,6 +96,7 @@ class Connection {
   Phase phase_ = Phase::idle;
   bool waiting_ = false;          ///< an async wait is pending: its completion owns the next step
   bool stopping_ = false;         ///< close after the response in progress
+  bool drained_ = false;          ///< a read in the current handler left the socket empty
 };
 
 }  // namespace mempool::server

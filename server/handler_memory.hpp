@@ -1,9 +1,9 @@
 /// \file
-/// HandlerMemory: where Asio keeps the state of each asynchronous operation (the handler of an
-/// async_wait, say), recycled per reactor so that async operations never touch the global heap
-/// (DESIGN §4). Two FixedPools: small slices for the one wait each connection may have pending
-/// (88 bytes with our handlers: an idle connection pays for one), large ones for the reactor's
-/// own accept and timer operations. Anything bigger goes to the heap, counted.
+/// HandlerMemory: where Asio keeps the state of the reactor's own asynchronous operations (its
+/// accept and its tick timer), recycled per reactor so that they never touch the global heap
+/// (DESIGN §4). Connections need none: their one wait lives inside them (readiness_wait.hpp).
+/// Two FixedPools: small slices (a timer wait) and large ones (an accept). Anything bigger, or
+/// beyond the slices, goes to the heap, counted.
 /// Single-threaded: one per reactor, used on its thread only.
 #pragma once
 
@@ -20,7 +20,7 @@ class HandlerMemory {
   static constexpr std::size_t small_slice = 128;
   static constexpr std::size_t large_slice = 512;
 
-  /// Room for `waits` connection waits at once, and a few reactor operations.
+  /// Room for `waits` small operations at once, and 16 large ones.
   explicit HandlerMemory(std::size_t waits) : small_(small_slice, waits), large_(large_slice, 16) {}
 
   void* allocate(std::size_t n) {

@@ -47,7 +47,7 @@ Reactor::Reactor(unsigned id, Shared& shared)
       pools_(PoolManagerOptions{.allocator = &blocks_, .pool = {.tag = "connection"}}),
       ring_(shared.config.ring_buffer_bytes),
       connections_(sizeof(Connection), shared.max_connections_per_reactor() + 1),
-      handler_memory_(shared.max_connections_per_reactor() + 16),
+      handler_memory_(16),
       static_files_(shared.config.root.string(), shared.mime, small_objects_),
       router_(shared.arena),
       max_connections_(shared.max_connections_per_reactor()),

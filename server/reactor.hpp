@@ -65,7 +65,6 @@ class Reactor {
   const ServerConfig& config() const noexcept;
   PoolManager& pools() noexcept { return pools_; }
   RingBuffer& ring() noexcept { return ring_; }
-  HandlerMemory& handler_memory() noexcept { return handler_memory_; }
   const DateCache& date() const noexcept { return date_; }
   ReactorCounters& counters() noexcept { return counters_; }
   DeadlineLists<Connection>& deadlines() noexcept { return deadlines_; }

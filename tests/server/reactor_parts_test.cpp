@@ -1,5 +1,5 @@
-// The reactor's small parts, each on its own: deadline lists, Asio handler memory, the read
-// buffer, the response head, the date cache.
+// The reactor's small parts, each on its own: deadline lists, Asio handler memory, the
+// connection's readiness wait, the read buffer, the response head, the date cache.
 #include <asio.hpp>
 #include <asio/bind_allocator.hpp>
 
@@ -14,6 +14,7 @@
 #include "date_cache.hpp"
 #include "deadlines.hpp"
 #include "handler_memory.hpp"
+#include "readiness_wait.hpp"
 #include "read_buffer.hpp"
 #include "response_head.hpp"
 
@@ -109,6 +110,113 @@ TEST_CASE("handler memory falls back to the heap when its slices run out") {
   memory.deallocate(b, 64);
   memory.deallocate(big, 4096);
   CHECK(memory.stats().in_use == 0);
+}
+
+// --- readiness wait -----------------------------------------------------------------------------
+
+namespace {
+
+// A connected loopback pair: the server end is a non-blocking ReactorSocket on `io`.
+struct LoopbackPair {
+  explicit LoopbackPair(asio::io_context& io) : client(io), server(accept(io)) {
+    server.non_blocking(true);
+  }
+  asio::ip::tcp::socket client;
+  ReactorSocket server;
+  std::vector<std::error_code> completions;
+  ReadinessWait wait{this, [](void* self, std::error_code ec) { static_cast<LoopbackPair*>(self)->completions.push_back(ec); }};
+
+  void send(std::string_view bytes) { asio::write(client, asio::buffer(bytes.data(), bytes.size())); }
+  std::size_t drain() {
+    char buf[256];
+    std::size_t total = 0;
+    for (ssize_t n; (n = ::recv(server.native_handle(), buf, sizeof buf, 0)) > 0;) total += static_cast<std::size_t>(n);
+    return total;
+  }
+
+ private:
+  ReactorSocket::Base accept(asio::io_context& io) {
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
+    client.connect(acceptor.local_endpoint());
+    ReactorSocket::Base accepted(io.get_executor());
+    acceptor.accept(accepted);
+    return accepted;
+  }
+};
+
+// Lets the reactor harvest whatever epoll has for us, without blocking. The timer is pending
+// work: without any, poll() returns before it asks epoll.
+void poll_for(asio::io_context& io, std::chrono::milliseconds how_long) {
+  io.restart();
+  asio::steady_timer keep_polling(io, std::chrono::hours(1));
+  keep_polling.async_wait([](std::error_code) {});
+  const auto end = std::chrono::steady_clock::now() + how_long;
+  while (std::chrono::steady_clock::now() < end) io.poll();
+  keep_polling.cancel();
+  io.poll();
+}
+
+}  // namespace
+
+// The keep-alive case: the socket was read dry, then the next request arrives and wakes the wait.
+TEST_CASE("a drained-socket wait completes when bytes arrive after it is queued") {
+  asio::io_context io(1);
+  LoopbackPair pair(io);
+  pair.send("first");
+  poll_for(io, std::chrono::milliseconds(20));  // the edge for "first" is harvested with nothing waiting
+  CHECK(pair.drain() == 5);
+  pair.server.wait_readable_drained(pair.wait);
+  poll_for(io, std::chrono::milliseconds(20));
+  CHECK(pair.completions.empty());  // nothing to read yet
+  pair.send("second");
+  for (int i = 0; i < 200 && pair.completions.empty(); ++i) poll_for(io, std::chrono::milliseconds(5));
+  REQUIRE(pair.completions.size() == 1);
+  CHECK_FALSE(pair.completions[0]);
+  CHECK(pair.drain() == 6);
+}
+
+// Why the drained wait is only for a socket drained in the same handler: it does not re-arm, so an
+// edge already harvested is not reported again. The re-arming wait() sees the bytes at once.
+TEST_CASE("only the re-arming wait sees bytes whose readiness was harvested before it") {
+  asio::io_context io(1);
+  LoopbackPair pair(io);
+  pair.send("unread");
+  poll_for(io, std::chrono::milliseconds(20));  // harvested: no wait was queued
+  pair.server.wait_readable_drained(pair.wait);
+  poll_for(io, std::chrono::milliseconds(50));
+  CHECK(pair.completions.empty());  // no syscall, no event: the proof is the caller's to give
+  pair.server.cancel();
+  poll_for(io, std::chrono::milliseconds(5));
+  REQUIRE(pair.completions.size() == 1);
+  CHECK(pair.completions[0] == asio::error::operation_aborted);
+  pair.server.wait(pair.wait, asio::socket_base::wait_read);
+  for (int i = 0; i < 200 && pair.completions.size() < 2; ++i) poll_for(io, std::chrono::milliseconds(5));
+  REQUIRE(pair.completions.size() == 2);
+  CHECK_FALSE(pair.completions[1]);
+  CHECK(pair.drain() == 6);
+}
+
+// The connection closes its socket with a wait pending: the wait ends, aborted, and may be reused.
+TEST_CASE("closing the socket ends a pending readiness wait with operation_aborted") {
+  asio::io_context io(1);
+  LoopbackPair pair(io);
+  pair.server.wait_readable_drained(pair.wait);
+  pair.server.close();
+  io.restart();
+  io.run();  // returns: the aborted wait was the only work
+  REQUIRE(pair.completions.size() == 1);
+  CHECK(pair.completions[0] == asio::error::operation_aborted);
+}
+
+// A write wait re-arms for EPOLLOUT and completes once the socket can take bytes.
+TEST_CASE("a write readiness wait completes on a socket that can take bytes") {
+  asio::io_context io(1);
+  LoopbackPair pair(io);
+  pair.server.wait(pair.wait, asio::socket_base::wait_write);
+  io.restart();
+  io.run();
+  REQUIRE(pair.completions.size() == 1);
+  CHECK_FALSE(pair.completions[0]);
 }
 
 // --- read buffer --------------------------------------------------------------------------------
