@@ -4,17 +4,17 @@
 
 #include <catch2/catch.hpp>
 
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "support/temp_dir.hpp"
 
 using namespace mempool::server;
 using namespace std::chrono_literals;
@@ -22,40 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh folder under the system temp folder, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mempool-config-test-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
-  /// Writes `text` to `name` (folders created as needed) and returns the file's path.
-  fs::path write(const fs::path& name, std::string_view text) const {
-    const fs::path file = path_ / name;
-    fs::create_directories(file.parent_path());
-    std::ofstream out(file, std::ios::binary);
-    out << text;
-    REQUIRE(out.good());
-    return file;
-  }
-
-  fs::path mkdir(const fs::path& name) const {
-    fs::create_directories(path_ / name);
-    return path_ / name;
-  }
-
- private:
-  fs::path path_;
+// A config folder per test: "mempool-config-test-XXXXXX".
+struct TempDir : mempool::test::TempDir {
+  TempDir() : mempool::test::TempDir("mempool-config-test") {}
 };
 
 /// The ConfigError that loading `file` throws; fails the test if it loads.

@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <new>
 #include <optional>
@@ -27,6 +26,8 @@
 #include <mempool/http/http_date.hpp>
 #include <mempool/pool.hpp>
 #include <mempool/small_object_allocator.hpp>
+
+#include "support/temp_dir.hpp"
 
 // --- counting heap allocations, for the zero-allocation test -----------------------------------
 // Plain builds replace operator new (Pool's MEMPOOL_DEBUG mode uses malloc, so it is not counted);
@@ -86,12 +87,6 @@ constexpr std::string_view hello = "Hello, static world!\n";
 constexpr std::string_view digits = "0123456789abcdefghijklmnopqrstuvwxyz";  // 36 bytes
 constexpr std::string_view secret = "outside the root\n";
 
-void write_file(const fs::path& path, std::string_view content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  REQUIRE(out.good());
-}
-
 // base/secret.txt lies outside; base/root is the document root:
 //   index.html hello.txt digits.txt empty.txt page.html style.css app.js data.json image.png
 //   blob.unknownext noext   sub/{index.html,inner.txt}   noindex/file.txt   a/   fifo
@@ -101,48 +96,38 @@ void write_file(const fs::path& path, std::string_view content) {
 class TempRoot {
  public:
   TempRoot() {
-    std::string pattern = (fs::temp_directory_path() / "mempool-static-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    base_ = pattern;
-    root_ = base_ / "root";
-    fs::create_directories(root_ / "sub");
-    fs::create_directories(root_ / "noindex");
-    fs::create_directories(root_ / "a");
-    write_file(base_ / "secret.txt", secret);
-    write_file(root_ / "index.html", "<p>root</p>\n");
-    write_file(root_ / "hello.txt", hello);
-    write_file(root_ / "digits.txt", digits);
-    write_file(root_ / "empty.txt", "");
+    base_.write("secret.txt", secret);
+    write("index.html", "<p>root</p>\n");
+    write("hello.txt", hello);
+    write("digits.txt", digits);
+    write("empty.txt", "");
     for (const char* name :
          {"page.html", "style.css", "app.js", "data.json", "image.png", "blob.unknownext", "noext"}) {
-      write_file(root_ / name, name);
+      write(name, name);
     }
-    write_file(root_ / "sub" / "index.html", "<p>sub</p>\n");
-    write_file(root_ / "sub" / "inner.txt", "inner\n");
-    write_file(root_ / "noindex" / "file.txt", "file\n");
+    write("sub/index.html", "<p>sub</p>\n");
+    write("sub/inner.txt", "inner\n");
+    write("noindex/file.txt", "file\n");
+    fs::create_directories(root_ / "a");
     fs::create_symlink("hello.txt", root_ / "link-inside");
     fs::create_directory_symlink("sub", root_ / "link-sub");
     fs::create_symlink("sub/../hello.txt", root_ / "link-up");
     fs::create_symlink("../secret.txt", root_ / "link-out");
-    fs::create_symlink(base_ / "secret.txt", root_ / "link-abs");
+    fs::create_symlink(base_.path() / "secret.txt", root_ / "link-abs");
     fs::create_directory_symlink("..", root_ / "link-outdir");
     fs::create_symlink("loop2", root_ / "loop1");
     fs::create_symlink("loop1", root_ / "loop2");
     REQUIRE(::mkfifo((root_ / "fifo").c_str(), 0644) == 0);
   }
-  ~TempRoot() {
-    std::error_code ignored;
-    fs::remove_all(base_, ignored);
-  }
-  TempRoot(const TempRoot&) = delete;
-  TempRoot& operator=(const TempRoot&) = delete;
 
   const fs::path& root() const { return root_; }
   fs::path at(std::string_view relative) const { return root_ / relative; }
+  /// Writes (or replaces) a file under the root.
+  void write(std::string_view relative, std::string_view content) const { base_.write(at(relative), content); }
 
  private:
-  fs::path base_;
-  fs::path root_;
+  mempool::test::TempDir base_{"mempool-static"};
+  fs::path root_ = base_.path() / "root";
 };
 
 // A steady clock the test moves by hand.
@@ -865,7 +850,7 @@ TEST_CASE("a rewritten small file gets new bytes while the old response keeps it
   Site site(StaticFilesOptions{.cache = {.validity = std::chrono::seconds(0)}}, true);
   Exchange first("/hello.txt");
   run(site, first);
-  write_file(site.tree.at("hello.txt"), "short\n");
+  site.tree.write("hello.txt", "short\n");
   Exchange after("/hello.txt");
   run(site, after);
   CHECK(after.res.body() == "short\n");
@@ -882,7 +867,7 @@ TEST_CASE("a file replaced by rename is reopened after the validity interval") {
   const auto file = site.tree.at("hello.txt");
   Exchange first("/hello.txt");
   run(site, first);
-  write_file(site.tree.at("hello.new"), "replaced content\n");
+  site.tree.write("hello.new", "replaced content\n");
   std::filesystem::rename(site.tree.at("hello.new"), file);
 
   site.clock.advance(std::chrono::seconds(61));
@@ -906,7 +891,7 @@ TEST_CASE("a file rewritten in place gets its new size after the validity interv
   Exchange first("/hello.txt");
   run(site, first);
   first.pool.reset();
-  write_file(site.tree.at("hello.txt"), "short\n");
+  site.tree.write("hello.txt", "short\n");
   Exchange after("/hello.txt");
   run(site, after);
   CHECK(after.res.content_length() == 6);
@@ -1003,7 +988,7 @@ TEST_CASE("a failed lookup is not cached") {
   SmallObjectAllocator small;
   OpenFileCache cache(root.fd, small);
   CHECK(cache.acquire("later.txt").status == 404);
-  write_file(tree.at("later.txt"), "now\n");
+  tree.write("later.txt", "now\n");
   CHECK(cache.acquire("later.txt").status == 0);
   CHECK(cache.stats().entries == 1);
 }

@@ -25,7 +25,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <optional>
 #include <stdexcept>
@@ -38,6 +37,7 @@
 
 #include "config.hpp"
 #include "server.hpp"
+#include "support/temp_dir.hpp"
 
 namespace mempool::test {
 
@@ -247,30 +247,17 @@ class TestRoot {
   static constexpr std::size_t huge_size = 64u << 20;
 
   TestRoot() {
-    namespace fs = std::filesystem;
-    std::string pattern = (fs::temp_directory_path() / "mempool-it-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    base_ = pattern;
-    root_ = base_ / "root";
-    fs::create_directories(root_ / "sub");
-    fs::create_directories(root_ / "noindex");
-    write(base_ / "secret.txt", secret);
-    write(root_ / "hello.txt", hello);
-    write(root_ / "index.html", "<p>root</p>\n");
-    write(root_ / "sub" / "index.html", sub_index);
-    write(root_ / "noindex" / "file.txt", "file\n");
-    write(root_ / "big.bin", big_content());
-    fs::create_symlink("../secret.txt", root_ / "link-out");
+    base_.write("secret.txt", secret);
+    base_.write("root/hello.txt", hello);
+    base_.write("root/index.html", "<p>root</p>\n");
+    base_.write("root/sub/index.html", sub_index);
+    base_.write("root/noindex/file.txt", "file\n");
+    base_.write("root/big.bin", big_content());
+    std::filesystem::create_symlink("../secret.txt", root_ / "link-out");
     const int fd = ::open((root_ / "huge.bin").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(huge_size)) != 0) throw std::runtime_error("huge.bin");
     ::close(fd);
   }
-  ~TestRoot() {
-    std::error_code ec;
-    std::filesystem::remove_all(base_, ec);
-  }
-  TestRoot(const TestRoot&) = delete;
-  TestRoot& operator=(const TestRoot&) = delete;
 
   const std::filesystem::path& root() const noexcept { return root_; }
 
@@ -287,14 +274,8 @@ class TestRoot {
   }
 
  private:
-  static void write(const std::filesystem::path& path, std::string_view content) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    if (!out) throw std::runtime_error("cannot write " + path.string());
-  }
-
-  std::filesystem::path base_;
-  std::filesystem::path root_;
+  mempool::test::TempDir base_{"mempool-it"};
+  std::filesystem::path root_ = base_.path() / "root";
 };
 
 /// The config every test starts from: loopback, ephemeral port, one reactor, the shared root, no
