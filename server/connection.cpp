@@ -12,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <utility>
 
 #include <mempool/http/request.hpp>
 #include <mempool/http/response.hpp>
@@ -87,7 +88,8 @@ void Connection::destroy_if_closed() noexcept {
 
 void Connection::wait(asio::socket_base::wait_type type) noexcept {
   waiting_ = true;
-  if (type == asio::socket_base::wait_read && drained_) {
+  const bool drained = std::exchange(drained_, false);  // a proof for this wait only
+  if (type == asio::socket_base::wait_read && drained) {
     socket_.wait_readable_drained(readiness_);
   } else {
     socket_.wait(readiness_, type);
