@@ -18,3 +18,17 @@ if(MEMPOOL_SANITIZE)
     add_compile_options(-Wno-tsan)
   endif()
 endif()
+
+if(MEMPOOL_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "MEMPOOL_FUZZ needs clang (libFuzzer): configure with CMAKE_CXX_COMPILER=clang++-16")
+  endif()
+  if(MEMPOOL_SANITIZE)
+    message(FATAL_ERROR "MEMPOOL_FUZZ brings its own sanitizers (address,undefined): leave MEMPOOL_SANITIZE empty")
+  endif()
+  # Everything, the library included, gets coverage and sanitizers; only the fuzz targets link
+  # libFuzzer's main (tests/fuzz/CMakeLists.txt).
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mempool needs, from Debian's packages only, and nothing that is already there.
-#   scripts/setup.sh            build, test and micro-benchmark dependencies
-#   scripts/setup.sh loadtest   the above plus wrk, nginx, h2o, gnuplot for loadtest/run.sh
+#   scripts/setup.sh            build and micro-benchmark dependencies (what scripts/run.sh needs)
+#   scripts/setup.sh test       the above plus the test tools: clang 16 with libFuzzer (scripts/fuzz.sh)
+#   scripts/setup.sh loadtest   the build set plus wrk, nginx, h2o, gnuplot for loadtest/run.sh
 # Runs apt-get update first whenever something is missing. Needs root or sudo for that.
 set -euo pipefail
 
@@ -13,6 +14,9 @@ packages=(
   libbenchmark-dev libapr1-dev                  # micro-benchmarks (APR pools as a contender)
   libjemalloc2 libmimalloc2.0                   # contenders loaded at run time where installed
 )
+if [[ "${1:-}" == "test" ]]; then
+  packages+=(clang-16 libclang-rt-16-dev llvm-16)   # libFuzzer and its symbolizer (clang 14 lacks source_location)
+fi
 if [[ "${1:-}" == "loadtest" ]]; then
   packages+=(wrk nginx-light libnginx-mod-http-echo h2o gnuplot-nox apache2-utils python3)
 fi

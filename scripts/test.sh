@@ -6,7 +6,7 @@
 #   4. ThreadSanitizer on the suites labelled `thread`
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh test
 
 jobs=$(nproc)
 common=(-G Ninja -DMEMPOOL_WERROR=ON)
