@@ -34,7 +34,7 @@ class HandlerMemory {
     } else if (large_.owns(p)) {
       large_.free(p);
     } else {
-      ::operator delete(p);  // (unsized: clang leaves sized deallocation off by default)
+      ::operator delete(p, n);
     }
   }
 
