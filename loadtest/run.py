@@ -2,11 +2,14 @@
 """loadtest/run.py MODE [options]: the load tests (loadtest/run.sh builds first, then runs this).
 
 Modes:
-  throughput  (default) req/s, p50/p99, CPU/request and RSS of mempool, nginx and h2o per scenario
+  throughput  (default) req/s, p50/p99, CPU/request and RSS of mempool, nginx, h2o and the floor
+              per scenario; /hello also 16-deep pipelined and at one connection, round by round
   allocs      heap allocations per request of each server, through the LD_PRELOAD counter
   idle        user-space memory per idle keep-alive connection (10 000 connections)
   soak        1 M requests and 100 k connections against mempool: RSS growth, outstanding pools
   check       the instruments against known answers (the counter, fixed_cost_server)
+  attack      slow clients: slowhttptest (-H, -B, -X) against each server while a normal client at a
+              fixed rate records failures and latency
 
 Results go to results/<timestamp>-<mode>/ (summary.md, results.json, PNG charts, logs, configs).
 Exit code: 0; 1 when a scenario failed (wrk errors, wrong answers), a check failed or a soak
@@ -21,16 +24,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import allocs, check, idle, servers, soak, throughput, wrk  # noqa: E402
+from runner import allocs, attack, check, idle, servers, soak, throughput, wrk  # noqa: E402
 from runner.context import Context, make_run_dir  # noqa: E402
 from runner.procs import Processes, install_cleanup, raise_nofile_limit  # noqa: E402
 
 MODES = {"throughput": throughput.run, "allocs": allocs.run, "idle": idle.run, "soak": soak.run,
-         "check": check.run}
+         "check": check.run, "attack": attack.run}
 
 
 def int_list(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
+
+
+DEFAULT_SERVERS = {"throughput": ["mempool", "nginx", "h2o", "floor"], "allocs": ["mempool", "nginx", "h2o"],
+                   "idle": ["mempool", "nginx", "h2o"], "soak": ["mempool"], "check": [],
+                   "attack": ["mempool", "nginx"]}
 
 
 def server_list(text: str) -> list[str]:
@@ -47,10 +55,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("mode", nargs="?", default="throughput", choices=MODES)
-    p.add_argument("--servers", type=server_list, default=list(servers.NAMES),
-                   help="comma-separated, from mempool,nginx,h2o (default: all; soak: mempool only)")
+    p.add_argument("--servers", type=server_list, default=None,
+                   help=f"comma-separated, from {','.join(servers.NAMES)} (default: "
+                        + "; ".join(f"{m} {','.join(n) or '-'}" for m, n in DEFAULT_SERVERS.items()) + ")")
     p.add_argument("--results", type=Path, default=repo / "results", help="folder of result folders")
     p.add_argument("--build", type=Path, default=repo / "build" / "release", help="the Release build")
+    p.add_argument("--portable-build", type=Path, default=repo / "build" / "release-portable",
+                   help="the build of the mempool-portable server (run.sh configures it with "
+                        "-DMEMPOOL_PORTABLE_WAIT=ON when --servers names mempool-portable)")
     t = p.add_argument_group("throughput")
     t.add_argument("--rounds", type=int, default=3, help="timed rounds per server and case (default 3; the bar: 5)")
     t.add_argument("--duration", type=int, default=5, help="seconds per round (default 5)")
@@ -68,7 +80,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     s.add_argument("--soak-requests", type=int, default=1_000_000, help="requests to send (default 1000000)")
     s.add_argument("--soak-connections", type=int, default=100_000, help="connections to churn (default 100000)")
     s.add_argument("--soak-max-seconds", type=int, default=1200, help="stop after this long regardless (default 1200)")
-    return p.parse_args(argv)
+    k = p.add_argument_group("attack")
+    k.add_argument("--attack-connections", type=int, default=4000,
+                   help="slowhttptest connections per attack (default 4000)")
+    k.add_argument("--attack-ramp", type=int, default=1000,
+                   help="slowhttptest connections opened per second (default 1000)")
+    k.add_argument("--attack-seconds", type=int, default=30, help="length of each attack (default 30)")
+    k.add_argument("--attack-client-rate", type=int, default=100,
+                   help="the normal client's requests per second (default 100)")
+    args = p.parse_args(argv)
+    if args.servers is None:
+        args.servers = DEFAULT_SERVERS[args.mode]
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -77,7 +100,7 @@ def main(argv: list[str]) -> int:
     install_cleanup(processes)
     ctx = Context(repo=Path(__file__).resolve().parent.parent, build=args.build.resolve(),
                   run_dir=make_run_dir(args.results.resolve(), args.mode), processes=processes,
-                  nofile=raise_nofile_limit())
+                  nofile=raise_nofile_limit(), portable_build=args.portable_build.resolve())
     servers.make_docroot(ctx.www)
     try:
         return MODES[args.mode](ctx, args)

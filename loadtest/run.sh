@@ -6,10 +6,14 @@
 #   loadtest/run.sh idle             memory per idle keep-alive connection (10 000 connections)
 #   loadtest/run.sh soak             1 M requests + 100 k connections against mempool-server
 #   loadtest/run.sh check            the instruments against known answers
+#   loadtest/run.sh --servers mempool,mempool-portable   ... and a second build (see below)
 #   loadtest/run.sh --help           every option
 # Installs what it needs (scripts/setup.sh loadtest), builds Release into build/release, then
 # runs loadtest/run.py, which stops every process it started on any exit (Ctrl-C included) and
 # writes results/<timestamp>-<mode>/.
+# When --servers names mempool-portable, it also configures and builds mempool-server into
+# build/release-portable (or --portable-build DIR) with -DMEMPOOL_PORTABLE_WAIT=ON. A tree without
+# that option yet builds the same code there (CMake only warns about an unused -D).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +26,23 @@ for arg in "$@"; do
   fi
 done
 
+portable=""                          # set when --servers names mempool-portable
+portable_dir=build/release-portable
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --portable-build) portable_dir="${args[i + 1]:-$portable_dir}" ;;
+    --portable-build=*) portable_dir="${args[i]#*=}" ;;
+    *mempool-portable*) portable=yes ;;
+  esac
+done
+
+release=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DMEMPOOL_BUILD_TESTS=OFF)
 scripts/setup.sh loadtest
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEMPOOL_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build/release "${release[@]}" >/dev/null
 cmake --build build/release -j "$(nproc)" --target mempool-server loadtest-tools
+if [[ -n "$portable" ]]; then
+  cmake -S . -B "$portable_dir" "${release[@]}" -DMEMPOOL_PORTABLE_WAIT=ON >/dev/null
+  cmake --build "$portable_dir" -j "$(nproc)" --target mempool-server
+fi
 exec "$python" loadtest/run.py "$@"

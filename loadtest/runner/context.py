@@ -15,6 +15,7 @@ class Context:
     run_dir: Path             # results/<timestamp>-<mode>: everything this run writes
     processes: Processes
     nofile: int               # the soft RLIMIT_NOFILE every child inherits
+    portable_build: Path | None = None  # a second Release build (-DMEMPOOL_PORTABLE_WAIT=ON)
 
     @property
     def www(self) -> Path:
@@ -39,6 +40,11 @@ class Context:
     @property
     def mempool_server(self) -> Path:
         return self.build / "server" / "mempool-server"
+
+    @property
+    def portable_server(self) -> Path:
+        """mempool-server of the second build (the mempool-portable server)."""
+        return (self.portable_build or self.build.parent / "release-portable") / "server" / "mempool-server"
 
 
 def make_run_dir(results: Path, mode: str) -> Path:

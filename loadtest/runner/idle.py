@@ -113,7 +113,7 @@ def measure(ctx: Context, server: servers.Server, connections: int, counter: Cou
         result.status = f"FAIL: while idle, the server closed {counts.get('closed_by_server', 0)} connections"
     time.sleep(SETTLE_SECONDS)
     result.after = memory(server.pids())
-    if server.name == "mempool":
+    if server.name in servers.MEMPOOL_NAMES:
         result.stats_after = _retained(servers.fetch_stats(server))
     return result
 

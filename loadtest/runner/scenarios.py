@@ -20,10 +20,18 @@ class Scenario:
     post_bytes: int = 0       # > 0: POST a body of this many bytes
     close: bool = False       # "Connection: close" on every request: one connection per request
     static: bool = False      # a file under the document root (the h2o bar applies)
+    pipeline: int = 1         # requests per write (> 1: pipelined, TechEmpower plaintext style)
 
     def wrk_args(self) -> list[str]:
         """Arguments after "--" for wrk/scenario.lua."""
-        return ["post", str(self.post_bytes), ECHO_CONTENT_TYPE] if self.post_bytes else []
+        if self.post_bytes:
+            return ["post", str(self.post_bytes), ECHO_CONTENT_TYPE]
+        return ["pipeline", str(self.pipeline)] if self.pipeline > 1 else []
+
+    @property
+    def hello_keep_alive(self) -> bool:
+        """GET /hello on keep-alive connections: all the floor server can answer."""
+        return self.path == "/hello" and not self.close and not self.post_bytes
 
 
 HELLO = Scenario("hello", "GET /hello", "/hello")
@@ -31,9 +39,12 @@ ECHO = Scenario("echo", f"POST /echo {ECHO_BYTES} B", "/echo", post_bytes=ECHO_B
 STATIC_1K = Scenario("static1k", "GET /1k.txt", "/1k.txt", static=True)
 STATIC_64K = Scenario("static64k", "GET /64k.bin", "/64k.bin", static=True)
 HELLO_CLOSE = Scenario("hello-close", "GET /hello, Connection: close", "/hello", close=True)
+PIPELINE_DEPTH = 16
+HELLO_PIPELINED = Scenario("hello-pipelined", f"GET /hello, {PIPELINE_DEPTH} pipelined", "/hello",
+                           pipeline=PIPELINE_DEPTH)
 
 PATHS = (HELLO, ECHO, STATIC_1K, STATIC_64K)
-BY_NAME = {s.name: s for s in (*PATHS, HELLO_CLOSE)}
+BY_NAME = {s.name: s for s in (*PATHS, HELLO_CLOSE, HELLO_PIPELINED)}
 
 
 def post_body(size: int) -> bytes:

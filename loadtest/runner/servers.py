@@ -1,10 +1,12 @@
 """The servers under test: their generated configs, starting them pinned to CPU 0, and a smoke
 check of every scenario's answer before anything is measured.
 
-  mempool     build/release/server/mempool-server --reactors 1
-  nginx       Debian's nginx-light, 1 worker, open_file_cache, libnginx-mod-http-echo for /echo
-  h2o         Debian's h2o, 1 thread; /hello is a 13-byte file (file.file), /echo an mruby handler
-  fixed-cost  loadtest/tools/fixed_cost_server.c, whose costs are known (the `check` mode)
+  mempool           build/release/server/mempool-server --reactors 1
+  mempool-portable  the same from build/release-portable (-DMEMPOOL_PORTABLE_WAIT=ON; --portable-build)
+  nginx             Debian's nginx-light, 1 worker, open_file_cache, libnginx-mod-http-echo for /echo
+  h2o               Debian's h2o, 1 thread; /hello is a 13-byte file (file.file), /echo an mruby handler
+  floor             loadtest/tools/floor_server.c: counts request heads, writes canned /hello answers
+  fixed-cost        loadtest/tools/fixed_cost_server.c, whose costs are known (the `check` mode)
 
 All listen on 127.0.0.1 at a port free at start; all allow more connections than the idle test
 opens, and keep idle connections for 120 s.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +32,9 @@ IDLE_TIMEOUT_SECONDS = 120
 NGINX_ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 FIXED_COST_BYTES_PER_CONNECTION = 4096
 FIXED_COST_ALLOCS_PER_REQUEST = 3
-NAMES = ("mempool", "nginx", "h2o")
+NAMES = ("mempool", "nginx", "h2o", "floor", "mempool-portable")  # what --servers accepts
+MEMPOOL_NAMES = ("mempool", "mempool-portable")                   # the same server, two builds
+PORTABLE_OPTION = "MEMPOOL_PORTABLE_WAIT"
 
 
 @dataclass
@@ -181,12 +186,30 @@ hosts:
 
 # --- starting and stopping --------------------------------------------------------------------
 
+def _portable_notes(ctx: Context) -> dict[str, str]:
+    """What the mempool-portable column is: says so when the tree has no such CMake option yet."""
+    cmake_files = [ctx.repo / "CMakeLists.txt", *sorted((ctx.repo / "cmake").glob("*.cmake"))]
+    known = any(PORTABLE_OPTION in f.read_text(errors="replace") for f in cmake_files if f.is_file())
+    built = f"{ctx.portable_server} (-D{PORTABLE_OPTION}=ON)"
+    return {"build": built if known else
+            f"{built}; this tree has no {PORTABLE_OPTION} option yet, so it is the same code as mempool"}
+
+
+def _not_hello(why: str) -> dict[str, str]:
+    """n/a notes for every scenario but GET /hello on keep-alive connections."""
+    return {s.name: f"n/a: {why}" for s in scenarios.BY_NAME.values() if not s.hello_keep_alive}
+
+
 def _command(ctx: Context, name: str, port: int) -> tuple[list[str], dict[str, str]]:
     """The command line of a server, and its notes per scenario."""
-    if name == "mempool":
-        return [str(ctx.mempool_server), "--config", str(_mempool_config(ctx)),
+    if name in MEMPOOL_NAMES:
+        binary = ctx.mempool_server if name == "mempool" else ctx.portable_server
+        return [str(binary), "--config", str(_mempool_config(ctx)),
                 "--listen", f"127.0.0.1:{port}", "--reactors", "1", "--root", str(ctx.www),
-                "--access-log", "off", "--log-level", "warn"], {}
+                "--access-log", "off", "--log-level", "warn"], {} if name == "mempool" else _portable_notes(ctx)
+    if name == "floor":
+        return [str(ctx.tool("floor_server")), "--port", str(port)], \
+            _not_hello("the floor serves GET /hello on kept-alive connections only")
     if name == "nginx":
         conf = _nginx_config(ctx, port)
         return ["nginx", "-p", str(ctx.run_dir), "-c", str(conf), "-e", str(ctx.logs / "nginx-error.log")], \
@@ -234,7 +257,10 @@ def _expected_body(scenario: scenarios.Scenario) -> bytes:
 
 
 def _ask(server: Server, scenario: scenarios.Scenario) -> str | None:
-    """One request of the scenario. None when the answer is right, else what is wrong."""
+    """One request of the scenario (one batch when pipelined). None when the answer is right,
+    else what is wrong."""
+    if scenario.pipeline > 1:
+        return _ask_pipelined(server, scenario)
     body = scenarios.post_body(scenario.post_bytes) if scenario.post_bytes else None
     headers = {"Content-Type": scenarios.ECHO_CONTENT_TYPE} if body else {}
     if scenario.close:
@@ -253,6 +279,53 @@ def _ask(server: Server, scenario: scenarios.Scenario) -> str | None:
     if got != _expected_body(scenario):
         return f"wrong body ({len(got)} bytes)"
     return None
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[tuple[int, bytes]]:
+    """count responses framed by Content-Length, read off one connection: (status, body) each."""
+    data, answers = b"", []
+    while len(answers) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].decode("latin-1").split("\r\n")
+            fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:])}
+            if "content-length" not in fields:
+                raise ValueError(f"response {len(answers) + 1} has no Content-Length")
+            end = head_end + 4 + int(fields["content-length"])
+            if len(data) >= end:
+                answers.append((int(head[0].split()[1]), data[head_end + 4:end]))
+                data = data[end:]
+                continue
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ValueError(f"connection closed after {len(answers)} of {count} responses")
+        data += chunk
+    return answers
+
+
+def _ask_pipelined(server: Server, scenario: scenarios.Scenario) -> str | None:
+    """scenario.pipeline GETs in one write, as wrk sends them; every answer must be right."""
+    request = f"GET {scenario.path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(request * scenario.pipeline)
+            answers = _read_responses(sock, scenario.pipeline)
+    except (OSError, ValueError) as e:
+        return f"pipelined requests failed: {e}"
+    wrong = [i + 1 for i, (status, body) in enumerate(answers)
+             if status != 200 or body != _expected_body(scenario)]
+    return f"wrong answers to pipelined requests {wrong}" if wrong else None
+
+
+def notes_text(running: list[Server]) -> str:
+    """The servers' notes, one line per server and note (scenarios that share a note together)."""
+    parts = []
+    for server in running:
+        by_text: dict[str, list[str]] = {}
+        for key, text in server.notes.items():
+            by_text.setdefault(text, []).append(key)
+        parts += [f"{server.name} {', '.join(keys)}: {text}" for text, keys in by_text.items()]
+    return "; ".join(parts)
 
 
 def smoke_check(server: Server, wanted: list[scenarios.Scenario]) -> dict[str, str]:
@@ -276,7 +349,8 @@ def versions(ctx: Context) -> dict[str, str]:
         lines = (done.stdout + done.stderr).strip().splitlines()
         return lines[0] if lines else "unknown"
     return {"mempool": first_line([str(ctx.mempool_server), "--version"]), "nginx": first_line(["nginx", "-v"]),
-            "h2o": first_line(["h2o", "-v"]), "wrk": first_line(["wrk", "-v"])}
+            "h2o": first_line(["h2o", "-v"]), "wrk": first_line(["wrk", "-v"]),
+            "haproxy": first_line(["haproxy", "-v"]), "slowhttptest": first_line(["slowhttptest", "-h"])}
 
 
 def fetch_stats(server: Server) -> dict:

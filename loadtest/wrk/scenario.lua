@@ -1,7 +1,11 @@
 -- The wrk script of every loadtest scenario (loadtest/runner/wrk.py starts wrk with it).
 --   wrk ... -s scenario.lua URL                        a GET of URL
 --   wrk ... -s scenario.lua URL -- post BYTES TYPE     a POST of BYTES bytes with Content-Type TYPE
--- Adds no per-request Lua (no request/response callbacks), so wrk runs at full speed. At the end
+--   wrk ... -s scenario.lua URL -- pipeline N          N requests per write (TechEmpower plaintext:
+--                                                      N = 16); wrk counts every response, but
+--                                                      records one latency per batch of N
+-- Adds no per-request Lua (no response callback; with pipeline, one request() call per batch),
+-- so wrk runs at full speed. At the end
 -- it prints one line "LOADTEST_JSON {...}" with the exact counts and latency percentiles in
 -- microseconds, which the runner reads instead of wrk's rounded text.
 
@@ -16,6 +20,11 @@ function init(args)
     wrk.method = "POST"
     wrk.body = body_of(tonumber(args[2]))
     wrk.headers["Content-Type"] = args[3] or "application/octet-stream"
+  elseif args[1] == "pipeline" then
+    -- wrk reads the batch size off the buffer request() returns (it counts the requests in it),
+    -- and writes the whole buffer at once.
+    local batch = string.rep(wrk.format(), tonumber(args[2]))
+    request = function() return batch end
   end
 end
 
