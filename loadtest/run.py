@@ -10,6 +10,8 @@ Modes:
   check       the instruments against known answers (the counter, fixed_cost_server)
   attack      slow clients: slowhttptest (-H, -B, -X) against each server while a normal client at a
               fixed rate records failures and latency
+  cluster     config/deploy/haproxy.cfg in front of two mempool-server instances under wrk; one is
+              stopped (SIGTERM), another killed (SIGKILL), both restarted: failures, requests per instance
 
 Results go to results/<timestamp>-<mode>/ (summary.md, results.json, PNG charts, logs, configs).
 Exit code: 0; 1 when a scenario failed (wrk errors, wrong answers), a check failed or a soak
@@ -24,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import allocs, attack, check, idle, servers, soak, throughput, wrk  # noqa: E402
+from runner import allocs, attack, check, cluster, idle, servers, soak, throughput, wrk  # noqa: E402
 from runner.context import Context, make_run_dir  # noqa: E402
 from runner.procs import Processes, install_cleanup, raise_nofile_limit  # noqa: E402
 
 MODES = {"throughput": throughput.run, "allocs": allocs.run, "idle": idle.run, "soak": soak.run,
-         "check": check.run, "attack": attack.run}
+         "check": check.run, "attack": attack.run, "cluster": cluster.run}
 
 
 def int_list(text: str) -> list[int]:
@@ -38,7 +40,7 @@ def int_list(text: str) -> list[int]:
 
 DEFAULT_SERVERS = {"throughput": ["mempool", "nginx", "h2o", "floor"], "allocs": ["mempool", "nginx", "h2o"],
                    "idle": ["mempool", "nginx", "h2o"], "soak": ["mempool"], "check": [],
-                   "attack": ["mempool", "nginx"]}
+                   "attack": ["mempool", "nginx"], "cluster": ["mempool"]}
 
 
 def server_list(text: str) -> list[str]:
@@ -88,6 +90,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     k.add_argument("--attack-seconds", type=int, default=30, help="length of each attack (default 30)")
     k.add_argument("--attack-client-rate", type=int, default=100,
                    help="the normal client's requests per second (default 100)")
+    c = p.add_argument_group("cluster")
+    c.add_argument("--cluster-seconds", type=int, default=45,
+                   help="length of the three wrk runs together (default 45: a baseline, a graceful stop, a kill)")
     args = p.parse_args(argv)
     if args.servers is None:
         args.servers = DEFAULT_SERVERS[args.mode]

@@ -200,13 +200,13 @@ def _not_hello(why: str) -> dict[str, str]:
     return {s.name: f"n/a: {why}" for s in scenarios.BY_NAME.values() if not s.hello_keep_alive}
 
 
-def _command(ctx: Context, name: str, port: int) -> tuple[list[str], dict[str, str]]:
+def _command(ctx: Context, name: str, port: int, log_level: str) -> tuple[list[str], dict[str, str]]:
     """The command line of a server, and its notes per scenario."""
     if name in MEMPOOL_NAMES:
         binary = ctx.mempool_server if name == "mempool" else ctx.portable_server
         return [str(binary), "--config", str(_mempool_config(ctx)),
                 "--listen", f"127.0.0.1:{port}", "--reactors", "1", "--root", str(ctx.www),
-                "--access-log", "off", "--log-level", "warn"], {} if name == "mempool" else _portable_notes(ctx)
+                "--access-log", "off", "--log-level", log_level], {} if name == "mempool" else _portable_notes(ctx)
     if name == "floor":
         return [str(ctx.tool("floor_server")), "--port", str(port)], \
             _not_hello("the floor serves GET /hello on kept-alive connections only")
@@ -229,11 +229,14 @@ def _command(ctx: Context, name: str, port: int) -> tuple[list[str], dict[str, s
     raise ValueError(f"unknown server {name!r}")
 
 
-def start(ctx: Context, name: str, *, env: dict[str, str] | None = None) -> Server:
-    """Starts a server pinned to SERVER_CPU and waits until it accepts connections."""
-    port = free_port()
-    argv, notes = _command(ctx, name, port)
-    log = ctx.logs / f"{name}.log"
+def start(ctx: Context, name: str, *, env: dict[str, str] | None = None, port: int | None = None,
+          label: str | None = None, log_level: str = "warn") -> Server:
+    """Starts a server pinned to SERVER_CPU and waits until it accepts connections. port: a given
+    one instead of a free one; label: the name of its log (several instances of one server);
+    log_level: mempool's (info adds its final "stopped: N requests" line)."""
+    port = port or free_port()
+    argv, notes = _command(ctx, name, port, log_level)
+    log = ctx.logs / f"{label or name}.log"
     proc = ctx.processes.start(argv, cpu=SERVER_CPU, log=log, env={**os.environ, **(env or {})})
     if not wait_for_port(port, proc):
         ctx.processes.stop(proc)
