@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # loadtest/run.sh [MODE] [options]: the load tests in one command.
-#   loadtest/run.sh                  throughput: mempool vs nginx vs h2o, quick (about 5 minutes)
+#   loadtest/run.sh                  throughput: mempool vs nginx, h2o and the floor (about 7 minutes)
 #   loadtest/run.sh --rounds 5       throughput for the bar (DESIGN §6)
 #   loadtest/run.sh allocs           heap allocations per request (LD_PRELOAD counter)
 #   loadtest/run.sh idle             memory per idle keep-alive connection (10 000 connections)
 #   loadtest/run.sh soak             1 M requests + 100 k connections against mempool-server
+#   loadtest/run.sh attack           slow clients (slowhttptest) beside a fixed-rate normal client
+#   loadtest/run.sh cluster          config/deploy/haproxy.cfg + two instances: SIGTERM, SIGKILL, restart
 #   loadtest/run.sh check            the instruments against known answers
 #   loadtest/run.sh --servers mempool,mempool-portable   ... and a second build (see below)
 #   loadtest/run.sh --help           every option

@@ -18,7 +18,7 @@ if [[ "${1:-}" == "test" ]]; then
   packages+=(clang-16 libclang-rt-16-dev llvm-16)   # libFuzzer and its symbolizer (clang 14 lacks source_location)
 fi
 if [[ "${1:-}" == "loadtest" ]]; then
-  packages+=(wrk nginx-light libnginx-mod-http-echo h2o gnuplot-nox apache2-utils python3)
+  packages+=(wrk nginx-light libnginx-mod-http-echo h2o gnuplot-nox apache2-utils python3 slowhttptest haproxy)
 fi
 
 missing=()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -114,8 +115,12 @@ def client_command(ctx: Context, server: servers.Server, args, csv_path: Path) -
 
 
 def run_client(ctx: Context, argv: list[str], label: str) -> dict:
-    code, out, err = ctx.processes.run(argv, cpu=servers.CLIENT_CPU,
-                                       timeout=int(argv[argv.index("--seconds") + 1]) + SLACK_SECONDS)
+    """Runs steady_client to its end; its STEADY_JSON line, parsed. RuntimeError if it fails."""
+    try:
+        code, out, err = ctx.processes.run(argv, cpu=servers.CLIENT_CPU,
+                                           timeout=int(argv[argv.index("--seconds") + 1]) + SLACK_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"steady_client did not finish: {' '.join(argv)}") from None
     with open(ctx.logs / "steady_client.log", "a") as log:
         log.write(f"### {label} $ {' '.join(argv)}\n{out}{err}\n")
     line = next((l for l in out.splitlines() if l.startswith("STEADY_JSON ")), None)

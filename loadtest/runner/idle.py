@@ -177,7 +177,7 @@ def run(ctx: Context, args) -> int:
           file=sys.stderr, flush=True)
     results = [measure_server(ctx, name, args.idle_connections) for name in args.servers]
     anchors = "; ".join(f"{r.name} {DESIGN_ANCHORS[r.name]}" for r in results if r.name in DESIGN_ANCHORS)
-    retained = "".join(f"\nmempool after close (/stats): " + ", ".join(f"{k} {v:,}" for k, v in r.stats_after.items())
+    retained = "".join("\nmempool after close (/stats): " + ", ".join(f"{k} {v:,}" for k, v in r.stats_after.items())
                        + "\n" for r in results if r.stats_after)
     report.emit(ctx.run_dir, f"\n## Memory per idle keep-alive connection\n\n{table(results)}\n\n"
                              f"DESIGN §6 anchors: {anchors}.\n{retained}")

@@ -284,7 +284,7 @@ def _ask(server: Server, scenario: scenarios.Scenario) -> str | None:
     return None
 
 
-def _read_responses(sock: socket.socket, count: int) -> list[tuple[int, bytes]]:
+def read_responses(sock: socket.socket, count: int) -> list[tuple[int, bytes]]:
     """count responses framed by Content-Length, read off one connection: (status, body) each."""
     data, answers = b"", []
     while len(answers) < count:
@@ -312,7 +312,7 @@ def _ask_pipelined(server: Server, scenario: scenarios.Scenario) -> str | None:
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(request * scenario.pipeline)
-            answers = _read_responses(sock, scenario.pipeline)
+            answers = read_responses(sock, scenario.pipeline)
     except (OSError, ValueError) as e:
         return f"pipelined requests failed: {e}"
     wrong = [i + 1 for i, (status, body) in enumerate(answers)
