@@ -12,8 +12,8 @@ GNUPLOT_TIMEOUT_SECONDS = 60
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """A Markdown table; numeric-looking columns are right-aligned."""
-    def numeric(col: int) -> bool:  # every cell that holds a value starts with a digit
-        cells = [r[col] for r in rows if r[col] not in ("", "n/a", "—")]
+    def numeric(col: int) -> bool:  # every cell that holds a value starts with a digit (or a sign)
+        cells = [r[col].lstrip("+-") for r in rows if r[col] not in ("", "n/a", "—")]
         return bool(cells) and all(c[:1].isdigit() for c in cells)
     aligns = ["---:" if numeric(i) else "---" for i in range(len(headers))]
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(aligns) + " |"]
