@@ -66,7 +66,9 @@ class Outcome:
     status: str = "ok"
     client: dict = field(default_factory=dict)      # steady_client's STEADY_JSON
     connected_max: int | None = None                # slowhttptest's connections held, most at once
-    connected_mean: float | None = None             # ... and on average over the run
+    connected_mean: float | None = None             # ... on average over the run
+    connected_end: int | None = None                # ... at its end (0: the server closed them all)
+    attacker_note: str = ""
     attacker_cpu: float | None = None               # share of one core
     server_cpu: float | None = None
 
@@ -97,15 +99,18 @@ def attacker_command(attack: Attack, server: servers.Server, args, prefix: Path)
             "-l", str(args.attack_seconds + SLACK_SECONDS), "-p", "3", "-g", "-o", str(prefix)]
 
 
-def read_attacker_csv(path: Path, seconds: int) -> tuple[int | None, float | None]:
-    """Most connections slowhttptest held at once, and its mean over the first `seconds`."""
+def read_attacker_csv(path: Path, seconds: int) -> tuple[int | None, float | None, int | None]:
+    """From slowhttptest's per-second CSV: the most connections it held at once, the mean, and
+    the last count, over the first `seconds` (a second with no row: it had ended, holding 0)."""
     try:
         with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["Seconds"]) <= seconds]
+            held = {int(r["Seconds"]): int(r["Connected"]) for r in csv.DictReader(f) if int(r["Seconds"]) <= seconds}
     except (OSError, KeyError, ValueError):
-        return None, None
-    held = [int(r["Connected"]) for r in rows]
-    return (max(held), statistics.mean(held)) if held else (None, None)
+        return None, None, None
+    if not held:
+        return None, None, None
+    series = [held.get(t, 0) for t in range(min(held), seconds + 1)]
+    return max(series), statistics.mean(series), series[-1]
 
 
 def client_command(ctx: Context, server: servers.Server, args, csv_path: Path) -> list[str]:
@@ -154,11 +159,14 @@ def one(ctx: Context, name: str, attack: Attack, args) -> Outcome:
         outcome.server_cpu = (cpu_seconds(pids) - server_cpu_before) / elapsed
         if attacker is not None:
             outcome.attacker_cpu = cpu_seconds([attacker.pid]) / elapsed
-            if attacker.poll() is not None:
-                outcome.status = f"FAIL: slowhttptest ended early (exit {attacker.returncode}); " \
-                                 f"see {ctx.logs / f'slowhttptest-{label}.log'}"
+            attacker_log = ctx.logs / f"slowhttptest-{label}.log"
+            if attacker.poll() is not None:  # before the end: it stops once it holds no connection
+                if attacker.returncode == 0 and "No open connections left" in attacker_log.read_text(errors="replace"):
+                    outcome.attacker_note = "the server closed every attacking connection before the end"
+                else:
+                    outcome.status = f"FAIL: slowhttptest ended early (exit {attacker.returncode}); see {attacker_log}"
             ctx.processes.stop(attacker)  # it writes its CSV every second, so SIGTERM loses nothing
-            outcome.connected_max, outcome.connected_mean = read_attacker_csv(
+            outcome.connected_max, outcome.connected_mean, outcome.connected_end = read_attacker_csv(
                 folder / f"{label}-slowhttptest.csv", args.attack_seconds)
         if server.proc.poll() is not None:
             outcome.status = f"FAIL: the server exited (code {server.proc.returncode}); see {server.log}"
@@ -193,9 +201,11 @@ def table(outcomes: list[Outcome]) -> str:
                      "—" if not o.attack.flags else report.count(o.connected_max) if o.connected_max is not None
                      else "n/a",
                      "—" if not o.attack.flags else report.fixed(o.connected_mean, 0),
+                     "—" if not o.attack.flags else report.fixed(o.connected_end, 0),
                      "—" if not o.attack.flags else percent(o.attacker_cpu), percent(o.server_cpu), o.bar()])
     return report.table(["server", "attack", "normal requests", "failed", "retried", "p50 ms", "p99 ms", "max ms",
-                         "attacker conns (most)", "attacker conns (mean)", "attacker CPU", "server CPU", "bar"], rows)
+                         "attacker conns (most)", "(mean)", "(at the end)", "attacker CPU", "server CPU", "bar"],
+                        rows)
 
 
 def to_json(outcomes: list[Outcome], args) -> dict:
@@ -203,7 +213,8 @@ def to_json(outcomes: list[Outcome], args) -> dict:
             "seconds": args.attack_seconds, "client_rate": args.attack_client_rate, "p99_bar_ms": P99_BAR_MS,
             "runs": [{"server": o.server, "attack": o.attack.name, "slowhttptest_flags": list(o.attack.flags),
                       "status": o.status, "client": o.client, "attacker_connections_max": o.connected_max,
-                      "attacker_connections_mean": o.connected_mean, "attacker_cpu_share": o.attacker_cpu,
+                      "attacker_connections_mean": o.connected_mean, "attacker_connections_end": o.connected_end,
+                      "attacker_note": o.attacker_note, "attacker_cpu_share": o.attacker_cpu,
                       "server_cpu_share": o.server_cpu, "bar": o.bar()} for o in outcomes]}
 
 
@@ -224,8 +235,9 @@ Normal requests: GET /hello, alternately on a kept-alive connection and on a new
 whole answer, no answer within {CLIENT_TIMEOUT_MS / 1000:.0f} s, non-2xx. Retried: a request on a
 reused connection that the server closed at that moment, sent once more (not a failure). Bar
 (DESIGN §6): 0 failed and p99 < {P99_BAR_MS:.0f} ms during every attack. CPU: share of one core
-over the run.
-""")
+over the run. Attacker connections: slowhttptest's own count, per second; it does not replace
+the connections a server closes, so a server whose timeouts shed the attack ends near 0.
+""" + "".join(f"\n{o.server}, {o.attack.label}: {o.attacker_note}." for o in outcomes if o.attacker_note) + "\n")
     report.write_json(ctx.run_dir / "results.json", to_json(outcomes, args))
     report.bar_chart(ctx.run_dir / "attack.png", f"normal client's p99 latency under slowhttptest "
                      f"({args.attack_connections} connections; bar: {P99_BAR_MS:.0f} ms)", "p99 ms",
