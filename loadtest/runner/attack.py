@@ -99,9 +99,10 @@ def attacker_command(attack: Attack, server: servers.Server, args, prefix: Path)
             "-l", str(args.attack_seconds + SLACK_SECONDS), "-p", "3", "-g", "-o", str(prefix)]
 
 
-def read_attacker_csv(path: Path, seconds: int) -> tuple[int | None, float | None, int | None]:
+def read_attacker_csv(path: Path, seconds: int, ended_itself: bool) -> tuple[int | None, float | None, int | None]:
     """From slowhttptest's per-second CSV: the most connections it held at once, the mean, and
-    the last count, over the first `seconds` (a second with no row: it had ended, holding 0)."""
+    the last count, over the first `seconds`. When it ended by itself (the server had closed
+    all its connections) the seconds after its last row count as 0."""
     try:
         with open(path, newline="") as f:
             held = {int(r["Seconds"]): int(r["Connected"]) for r in csv.DictReader(f) if int(r["Seconds"]) <= seconds}
@@ -109,7 +110,8 @@ def read_attacker_csv(path: Path, seconds: int) -> tuple[int | None, float | Non
         return None, None, None
     if not held:
         return None, None, None
-    series = [held.get(t, 0) for t in range(min(held), seconds + 1)]
+    last = seconds if ended_itself else max(held)
+    series = [held.get(t, 0) for t in range(min(held), last + 1)]
     return max(series), statistics.mean(series), series[-1]
 
 
@@ -167,7 +169,7 @@ def one(ctx: Context, name: str, attack: Attack, args) -> Outcome:
                     outcome.status = f"FAIL: slowhttptest ended early (exit {attacker.returncode}); see {attacker_log}"
             ctx.processes.stop(attacker)  # it writes its CSV every second, so SIGTERM loses nothing
             outcome.connected_max, outcome.connected_mean, outcome.connected_end = read_attacker_csv(
-                folder / f"{label}-slowhttptest.csv", args.attack_seconds)
+                folder / f"{label}-slowhttptest.csv", args.attack_seconds, ended_itself=bool(outcome.attacker_note))
         if server.proc.poll() is not None:
             outcome.status = f"FAIL: the server exited (code {server.proc.returncode}); see {server.log}"
     finally:
