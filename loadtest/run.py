@@ -7,15 +7,17 @@ Modes:
   allocs      heap allocations per request of each server, through the LD_PRELOAD counter
   idle        user-space memory per idle keep-alive connection (10 000 connections)
   soak        1 M requests and 100 k connections against mempool: RSS growth, outstanding pools
-  check       the instruments against known answers (the counter, fixed_cost_server)
+  check       the instruments against known answers (the counter, fixed_cost_server, floor_server,
+              steady_client)
   attack      slow clients: slowhttptest (-H, -B, -X) against each server while a normal client at a
               fixed rate records failures and latency
   cluster     config/deploy/haproxy.cfg in front of two mempool-server instances under wrk; one is
               stopped (SIGTERM), another killed (SIGKILL), both restarted: failures, requests per instance
 
 Results go to results/<timestamp>-<mode>/ (summary.md, results.json, PNG charts, logs, configs).
-Exit code: 0; 1 when a scenario failed (wrk errors, wrong answers), a check failed or a soak
-missed its bar; 2 for a bad command line or a server that would not start.
+Exit code: 0; 1 when a scenario failed (wrk errors, wrong answers), a check failed, or a soak,
+an attack on mempool or a cluster run missed its bar; 2 for a bad command line or a server that
+would not start (cluster: not root).
 """
 from __future__ import annotations
 
