@@ -1,15 +1,22 @@
 /// \file
 /// The RingBuffer model harness: alloc, free, extend, usable_size, owns, stats, double and stale
-/// frees, interleaved at random over owned and caller memory, against an interval model built
-/// from the contract alone (items in allocation order, space back once the oldest are free, a
-/// wrap to offset 0 when the end is too short). After every step: every result as the model
-/// predicts (down to each item's offset), stats() equal to the model's counters, no live item
-/// overlapping another, contents intact, caller memory's guard bytes untouched.
-/// Driven by tests/unit/ring_buffer_model_test.cpp and tests/fuzz/ring_buffer_fuzz.cpp.
+/// frees, interleaved at random over an owned ring, caller memory, or a shared ring in a
+/// SharedArena, against an interval model built from the contract alone (items in allocation
+/// order, space back once the oldest are free, a wrap to offset 0 when the end is too short).
+/// With a shared ring and with_children, a forked child now and then frees items the parent
+/// made and allocates new ones, and reports what it got; the parent checks those results against
+/// the same model. After every step: every result as the model predicts (down to each item's
+/// offset), stats() equal to the model's counters, no live item overlapping another, contents
+/// intact, caller memory's guard bytes untouched.
+/// Driven by tests/unit/ring_buffer_model_test.cpp (with children) and tests/fuzz/ring_buffer_fuzz.cpp.
 #pragma once
 
 #include <mempool/detail/check.hpp>
 #include <mempool/ring_buffer.hpp>
+#include <mempool/shared_arena.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -136,6 +143,21 @@ class GuardedMemory {
   std::size_t bytes_;
 };
 
+/// What a forked child did to a shared ring, written into the arena for the parent.
+struct ChildReport {
+  static constexpr int max_events = 12;
+  struct Event {
+    bool freed;          ///< freed the live item at `index`; else asked alloc(n) and got p
+    std::size_t index;
+    std::size_t n;
+    unsigned char* p;
+    unsigned char fill;
+  };
+  std::size_t consumed;  ///< input bytes the child read, for the parent to skip
+  int count;
+  Event events[max_events];
+};
+
 /// Counters the model expects stats() to show.
 struct Expected {
   std::uint64_t allocs = 0, bad_frees = 0, full = 0, fragmented = 0, oversize = 0, wraps = 0, extends = 0,
@@ -145,19 +167,24 @@ struct Expected {
 }  // namespace ring_model
 
 /// Returns the ring's last stats(), so a caller can see which cases a run reached.
-inline RingBuffer::Stats ring_buffer_model(OpSource& in) {
+inline RingBuffer::Stats ring_buffer_model(OpSource& in, bool with_children = false) {
   using namespace ring_model;
-  // The ring: owned, or over caller memory that may start misaligned.
+  // The ring: owned, over caller memory that may start misaligned, or shared.
   static constexpr std::size_t capacities[] = {256, 1008, 4096, 16384};
   const std::size_t asked = capacities[in.below(4)];
-  const bool caller_memory = in.flag();
+  const std::size_t kind = in.below(3);
+  const bool caller_memory = kind == 1;
   std::optional<GuardedMemory> memory;
+  std::optional<SharedArena> arena;
   std::optional<RingBuffer> ring_storage;
-  if (caller_memory) {
+  if (kind == 0) {
+    ring_storage.emplace(asked);
+  } else if (kind == 1) {
     memory.emplace(RingBuffer::region_size(asked) + in.below(40), in.below(unit));
     ring_storage.emplace(memory->start(), memory->bytes());
   } else {
-    ring_storage.emplace(asked);
+    arena.emplace(RingBuffer::region_size(asked) + 4096);
+    ring_storage.emplace(*arena, asked);
   }
   RingBuffer& ring = *ring_storage;
   const std::size_t cap = ring.capacity();
@@ -191,12 +218,11 @@ inline RingBuffer::Stats ring_buffer_model(OpSource& in) {
     }
   };
 
-  auto do_alloc = [&](std::size_t n) {
-    ModelRun::current().op = "alloc";
+  // Checks alloc(n)'s result p against the model and takes it in.
+  auto apply_alloc = [&](std::size_t n, unsigned char* p, unsigned char fill) {
     const bool fits = n <= cap && RingBuffer::footprint(n) <= cap;
     const std::size_t fp = fits ? RingBuffer::footprint(n) : 0;
     const Model::Placement expect = fits ? model.place(fp) : Model::Placement{false, 0, false};
-    auto* p = static_cast<unsigned char*>(ring.alloc(n));
     if (!expect.ok) {
       MODEL_CHECK(p == nullptr);
       if (!fits) {
@@ -215,14 +241,20 @@ inline RingBuffer::Stats ring_buffer_model(OpSource& in) {
     MODEL_CHECK(expect.off + fp <= cap);
     MODEL_CHECK(RingBuffer::usable_size(p) == fp - unit);
     MODEL_CHECK(ring.owns(p));
-    Item item{p, expect.off, n, fp, static_cast<unsigned char>(next_id * 37 + 1), next_id};
-    ++next_id;
+    Item item{p, expect.off, n, fp, fill, next_id++};
     check_apart(item);
-    std::memset(p, item.fill, n);
     model.added(item);
     std::erase(stale, p);  // this address is live again: freeing it now is legitimate
     ++want.allocs;
     if (expect.wraps) ++want.wraps;
+  };
+
+  auto do_alloc = [&](std::size_t n) {
+    ModelRun::current().op = "alloc";
+    auto* p = static_cast<unsigned char*>(ring.alloc(n));
+    const auto fill = static_cast<unsigned char>(next_id * 37 + 1);
+    if (p != nullptr) std::memset(p, fill, n);
+    apply_alloc(n, p, fill);
   };
 
   auto do_extend = [&](Item& item, std::size_t n) {
@@ -252,13 +284,17 @@ inline RingBuffer::Stats ring_buffer_model(OpSource& in) {
     }
   };
 
+  auto remember_freed = [&](unsigned char* p) {
+    stale.push_back(p);
+    if (stale.size() > 64) stale.erase(stale.begin());
+  };
+
   auto do_free = [&](std::size_t index) {
     ModelRun::current().op = "free";
     const Item item = model.remove(index);
     check_contents(item);
     MODEL_CHECK(ring.free(item.p));
-    stale.push_back(item.p);
-    if (stale.size() > 64) stale.erase(stale.begin());
+    remember_freed(item.p);
   };
 
   // A pointer that is not a live item: freed already (its space maybe reused inside a newer
@@ -291,6 +327,54 @@ inline RingBuffer::Stats ring_buffer_model(OpSource& in) {
       MODEL_CHECK(!ring.extend(p, 1));
       ++want.failed_extends;
     }
+  };
+
+  // A forked child frees some of the parent's items and allocates new ones on the shared ring.
+  auto run_child = [&] {
+    ModelRun::current().op = "forked child";
+    auto* report = static_cast<ChildReport*>(arena->calloc(sizeof(ChildReport)));
+    MODEL_CHECK(report != nullptr);
+    const std::size_t start = in.consumed();
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    MODEL_CHECK(pid >= 0);
+    if (pid == 0) {
+      std::deque<Item> live = model.live();
+      const int ops = static_cast<int>(in.between(1, ChildReport::max_events));
+      for (int i = 0; i < ops; ++i) {
+        ChildReport::Event& e = report->events[report->count++];
+        e.freed = !live.empty() && in.flag();
+        if (e.freed) {
+          e.index = in.below(3) == 0 ? in.below(live.size()) : 0;
+          const Item& item = live[e.index];
+          for (std::size_t b = 0; b < item.n; ++b) {
+            if (item.p[b] != item.fill) _exit(3);
+          }
+          if (!ring.free(item.p)) _exit(2);
+          live.erase(live.begin() + static_cast<std::ptrdiff_t>(e.index));
+        } else {
+          e.n = random_size();
+          e.p = static_cast<unsigned char*>(ring.alloc(e.n));
+          e.fill = static_cast<unsigned char>(0x80 + i);
+          if (e.p != nullptr) std::memset(e.p, e.fill, e.n);
+        }
+      }
+      report->consumed = in.consumed() - start;
+      _exit(0);
+    }
+    int status = 0;
+    MODEL_CHECK(waitpid(pid, &status, 0) == pid);
+    MODEL_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (std::size_t i = 0; i < report->consumed; ++i) (void)in.byte();  // the bytes the child read
+    for (int i = 0; i < report->count; ++i) {
+      const ChildReport::Event& e = report->events[i];
+      if (e.freed) {
+        remember_freed(model.remove(e.index).p);
+      } else {
+        apply_alloc(e.n, e.p, e.fill);
+      }
+    }
+    MODEL_CHECK(arena->free(report));
   };
 
   auto check_stats = [&] {
@@ -336,7 +420,13 @@ inline RingBuffer::Stats ring_buffer_model(OpSource& in) {
           do_extend(target, target.n + in.below(cap / 4 + 1));
         }
         break;
-      case 9: do_bad_free(); break;
+      case 9:
+        if (arena && with_children && in.below(10) == 0) {  // rare: a fork costs milliseconds under ASan
+          run_child();
+        } else {
+          do_bad_free();
+        }
+        break;
       case 10: {
         ModelRun::current().op = "owns";
         MODEL_CHECK(!ring.owns(nullptr));

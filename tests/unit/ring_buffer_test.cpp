@@ -8,10 +8,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +22,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <random>
 #include <string>
 #include <thread>
@@ -479,4 +482,132 @@ TEST_CASE("RingBuffer items freed on a consumer thread are collected by the prod
   void* whole = ring.alloc(ring.max_alloc());  // collects the last items: everything came back
   CHECK(whole != nullptr);
   ring.free(whole);
+}
+
+// --- shared rings (Swoole's shared RingBuffer): the state lives in a SharedArena mapping -------
+
+// Swoole's use: one process allocates (a reactor's reads), another frees (a worker done with
+// them), a third allocates and frees its own; the ring wraps many times under all three. Every
+// item arrives intact, every process sees the same counters, and every byte comes back.
+TEST_CASE("A shared RingBuffer serves forked children: one allocates, another frees") {
+  constexpr std::uint32_t messages = 5000;
+  constexpr std::uint32_t slots = 64;
+  SharedArena arena(256 * 1024);
+  RingBuffer ring(arena, 32 * 1024);
+  struct Queue {  // single producer, single consumer, in the arena
+    std::atomic<std::uint32_t> head, tail;
+    unsigned char* item[slots];
+    std::uint32_t size[slots];
+  };
+  auto* queue = static_cast<Queue*>(arena.calloc(sizeof(Queue)));
+  REQUIRE(queue != nullptr);
+  auto fill_of = [](std::uint32_t i) { return static_cast<unsigned char>(i * 7 + 1); };
+
+  const pid_t producer = fork();
+  REQUIRE(producer >= 0);
+  if (producer == 0) {
+    for (std::uint32_t i = 0; i < messages; ++i) {
+      const std::uint32_t n = 1 + i * 37 % 700;
+      unsigned char* p;
+      while ((p = static_cast<unsigned char*>(ring.alloc(n))) == nullptr) sched_yield();
+      std::memset(p, fill_of(i), n);
+      while (queue->tail.load(std::memory_order_acquire) - queue->head.load(std::memory_order_acquire) == slots) sched_yield();
+      queue->item[i % slots] = p;
+      queue->size[i % slots] = n;
+      queue->tail.store(i + 1, std::memory_order_release);
+    }
+    _exit(0);
+  }
+  const pid_t consumer = fork();
+  REQUIRE(consumer >= 0);
+  if (consumer == 0) {
+    for (std::uint32_t i = 0; i < messages; ++i) {
+      while (queue->tail.load(std::memory_order_acquire) == i) sched_yield();
+      unsigned char* p = queue->item[i % slots];
+      const std::uint32_t n = queue->size[i % slots];
+      if (!std::all_of(p, p + n, [&](unsigned char b) { return b == fill_of(i); })) _exit(2);
+      if (!ring.free(p)) _exit(3);
+      queue->head.store(i + 1, std::memory_order_release);
+    }
+    _exit(0);
+  }
+  const pid_t churner = fork();
+  REQUIRE(churner >= 0);
+  if (churner == 0) {
+    for (int i = 0; i < 3000; ++i) {
+      if (void* p = ring.alloc(static_cast<std::size_t>(i % 300))) {
+        std::memset(p, 0xCC, static_cast<std::size_t>(i % 300));
+        if (!ring.free(p)) _exit(3);
+      }
+    }
+    _exit(0);
+  }
+  for (pid_t pid : {producer, consumer, churner}) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(exited_zero(status));
+  }
+  RingBuffer::Stats s = ring.stats();
+  CHECK(s.items_live == 0);
+  CHECK(s.allocs >= messages);
+  CHECK(s.wraps > 0);
+  CHECK(s.bad_frees == 0);
+  void* whole = ring.alloc(ring.max_alloc());  // collects everything: every byte came back
+  CHECK(whole != nullptr);
+  CHECK(ring.free(whole));
+  CHECK_FALSE(ring.stats().broken);
+  CHECK(arena.free(queue));
+}
+
+// DESIGN §3.8's rule for shared state: a process killed inside a shared ring's alloc must not
+// leave the others a half-updated ring. The ring cannot tell how far the update got, so it says
+// it is broken and refuses every alloc and extend from then on; the arena itself carries on.
+TEST_CASE("A shared RingBuffer whose process dies mid-update is broken and refuses every alloc") {
+  SharedArena arena(64 * 1024);
+  RingBuffer ring(arena, 16 * 1024);
+  void* before = ring.alloc(100);
+  REQUIRE(before != nullptr);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    mempool::detail::crash_point_hook = [] { raise(SIGKILL); };  // inside the ring's update
+    (void)ring.alloc(100);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(ring.alloc(10) == nullptr);
+  CHECK_FALSE(ring.extend(before, 200));
+  const RingBuffer::Stats s = ring.stats();
+  CHECK(s.broken);
+  CHECK(s.allocs == 2);  // the counters are still there to read; the items are not walked
+  CHECK(arena.stats().owner_deaths == 1);
+  CHECK(arena.verify());  // the arena around the ring is whole
+  void* other = arena.alloc(1000);
+  CHECK(other != nullptr);
+  CHECK(arena.free(other));
+}
+
+// The region goes back to the arena with the creating process's ring, never with a child's copy.
+TEST_CASE("A shared RingBuffer gives its region back when the creating process destroys it") {
+  SharedArena arena(64 * 1024);
+  {
+    RingBuffer ring(arena, 16 * 1024);
+    CHECK(arena.stats().allocations_live == 1);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ring.~RingBuffer();  // a child's copy going away
+      _exit(arena.stats().allocations_live == 1 ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(exited_zero(status));
+    void* p = ring.alloc(64);  // still the parent's, whole
+    CHECK(p != nullptr);
+    CHECK(ring.free(p));
+  }
+  CHECK(arena.available() == arena.capacity());
+  CHECK_THROWS_AS(RingBuffer(arena, 1 << 20), std::bad_alloc);  // larger than the arena
 }
