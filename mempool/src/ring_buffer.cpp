@@ -36,6 +36,13 @@ constexpr std::align_val_t region_alignment{64};
 
 std::size_t align_down(std::size_t n, std::size_t align) noexcept { return n & ~(align - 1); }
 
+/// A heap region of `bytes`; SIZE_MAX means the size overflowed. Throws std::bad_alloc either way
+/// (asked outright, SIZE_MAX would make sanitizer builds abort rather than throw).
+void* allocate_region(std::size_t bytes) {
+  if (bytes == size_max) throw std::bad_alloc();
+  return ::operator new(bytes, region_alignment);
+}
+
 }  // namespace
 
 static_assert(std::atomic<std::uint8_t>::is_always_lock_free && std::atomic<std::uint64_t>::is_always_lock_free,
@@ -51,7 +58,7 @@ std::size_t RingBuffer::region_size(std::size_t capacity) noexcept {
 }
 
 RingBuffer::RingBuffer(std::size_t capacity)
-    : owned_(::operator new(region_size(capacity), region_alignment)), poison_(true) {
+    : owned_(allocate_region(region_size(capacity))), poison_(true) {
   format(static_cast<char*>(owned_), align_down(capacity, unit));
   detail::poison(base_, ctl_->capacity);
 }

@@ -660,66 +660,6 @@ TEST_CASE("SharedArena construction throws when the mapping cannot be made") {
   CHECK_THROWS_AS(SharedArena(std::numeric_limits<std::size_t>::max()), std::system_error);
 }
 
-// Random alloc / realloc / free in one process against a map of live blocks: no overlap, contents
-// intact, the byte accounting exact at every step.
-TEST_CASE("SharedArena random operations keep blocks disjoint and the byte count exact") {
-  const std::uint64_t seed = mempool::test::test_seed(99);
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
-  SharedArena arena(256 * 1024);
-  struct Block {
-    std::size_t size;
-    unsigned char fill;
-  };
-  std::map<unsigned char*, Block> live;
-  auto insert = [&](unsigned char* p, Block block) {
-    auto next = live.lower_bound(p);
-    REQUIRE((next == live.end() || p + block.size <= next->first));
-    if (next != live.begin()) REQUIRE(std::prev(next)->first + std::prev(next)->second.size <= p);
-    REQUIRE(arena.usable_size(p) >= block.size);
-    std::memset(p, block.fill, block.size);
-    live[p] = block;
-  };
-  for (int step = 0; step < 20000; ++step) {
-    INFO("step " << step);
-    const unsigned op = rng() % 10;
-    if (op < 5 || live.empty()) {
-      const std::size_t n = rng() % 4 == 0 ? rng() % 20000 : rng() % 300;
-      auto* p = static_cast<unsigned char*>(arena.alloc(n));
-      if (p == nullptr) continue;
-      insert(p, {n, static_cast<unsigned char>(rng())});
-    } else {
-      auto it = live.begin();
-      std::advance(it, static_cast<std::ptrdiff_t>(rng() % live.size()));
-      auto [p, block] = *it;
-      REQUIRE(filled_with(p, block.size, block.fill));
-      live.erase(it);
-      if (op < 7) {
-        const std::size_t n = rng() % 3000;
-        auto* q = static_cast<unsigned char*>(arena.realloc(p, n));
-        if (q == nullptr) {
-          live[p] = block;  // untouched on failure
-          continue;
-        }
-        REQUIRE(filled_with(q, std::min(n, block.size), block.fill));
-        insert(q, {n, block.fill});
-      } else {
-        REQUIRE(arena.free(p));
-      }
-    }
-    if (step % 97 == 0) {
-      const SharedArena::Stats s = arena.stats();
-      REQUIRE(s.allocations_live == live.size());
-      REQUIRE(s.bytes_free + s.bytes_in_use == s.capacity);
-    }
-  }
-  for (auto& [p, block] : live) CHECK(arena.free(p));
-  const SharedArena::Stats s = arena.stats();
-  CHECK(s.bytes_free == s.capacity);
-  CHECK(s.free_ranges == 1);
-  CHECK(s.bad_frees == 0);
-}
-
 // Generic code uses the uniform verbs.
 TEST_CASE("SharedArena allocate and deallocate are alloc and free") {
   SharedArena arena(16 * 1024);
