@@ -18,8 +18,11 @@
 /// a mutex on every call.
 /// Lifetime: every handle must be released before the manager dies; a manager that dies with
 /// pools outstanding reports them (tags, and their allocation sites in MEMPOOL_DEBUG builds).
-/// stop() (which the destructor calls) settles every pool released before it and after it: none
-/// is left queued or unclaimed, so nothing leaks and nothing stays counted outstanding.
+/// stop() (which the destructor calls) settles every pool released so far, and a release after it
+/// destroys its pool (one released on another thread in immediate mode once taken in, at the
+/// latest by the destructor): none is left queued or unclaimed to leak or stay counted outstanding.
+/// Failure policy: acquire() returns an empty handle when a new pool cannot be allocated; no other
+/// call fails.
 #pragma once
 
 #include <atomic>

@@ -46,8 +46,9 @@ struct SharedArenaOptions {
   /// Bytes to map, the in-region header included; rounded up to whole pages.
   std::size_t capacity = std::size_t{1} << 20;
   /// Built-in mutex only: PTHREAD_MUTEX_ROBUST, so a process that dies holding the lock does not
-  /// hang the others (the next locker recovers it). glibc's robust path roughly doubles the cost
-  /// of an uncontended lock/unlock; turn it off only where a crashed worker takes the server down anyway.
+  /// hang the others (the next locker recovers it and undoes the dead process's half update).
+  /// glibc's robust path roughly doubles the cost of an uncontended lock/unlock; turn it off only
+  /// where a crashed worker takes the server down anyway.
   bool robust = true;
   /// Melon-style locking: when both are set they guard every call instead of the built-in
   /// mutex. They return 0 on success; a failure makes the call fail (nullptr, false, zeros).
