@@ -19,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "model/guarded_memory.hpp"
 #include "model/op_source.hpp"
 
 namespace mempool::test {
@@ -35,34 +36,6 @@ struct Object {
     ++alive;
   }
   ~Object() { --alive; }
-};
-
-/// Caller memory with guard bytes on both sides that the pool must never write.
-class GuardedMemory {
- public:
-  static constexpr std::size_t guard = 32;
-  GuardedMemory(std::size_t bytes, std::size_t misalign)
-      : total_(bytes + 2 * guard + misalign + 16), raw_(new unsigned char[total_]),
-        start_(raw_.get() + guard + misalign), bytes_(bytes) {
-    std::memset(raw_.get(), 0xA5, total_);
-  }
-  unsigned char* start() const { return start_; }
-  std::size_t bytes() const { return bytes_; }
-  bool guards_intact() const {
-    for (unsigned char* p = raw_.get(); p < start_; ++p) {
-      if (*p != 0xA5) return false;
-    }
-    for (unsigned char* p = start_ + bytes_; p < raw_.get() + total_; ++p) {
-      if (*p != 0xA5) return false;
-    }
-    return true;
-  }
-
- private:
-  std::size_t total_;
-  std::unique_ptr<unsigned char[]> raw_;
-  unsigned char* start_;
-  std::size_t bytes_;
 };
 
 }  // namespace fixed_pool_model_detail

@@ -27,6 +27,7 @@
 #include <optional>
 #include <vector>
 
+#include "model/guarded_memory.hpp"
 #include "model/op_source.hpp"
 
 namespace mempool::test {
@@ -111,36 +112,6 @@ class Model {
   std::deque<Item> live_;     ///< allocation order, oldest first
   std::size_t head_ = 0;      ///< end of the newest item, modulo capacity
   std::uint64_t newest_ = 0;  ///< id of the last item allocated (live or not)
-};
-
-/// Caller memory with guard bytes on both sides that the ring must never write.
-class GuardedMemory {
- public:
-  static constexpr std::size_t guard = 64;
-  static constexpr unsigned char guard_byte = 0xA5;
-
-  GuardedMemory(std::size_t bytes, std::size_t misalign)
-      : total_(bytes + 2 * guard + misalign), raw_(new unsigned char[total_]), start_(raw_.get() + guard + misalign),
-        bytes_(bytes) {
-    std::memset(raw_.get(), guard_byte, total_);
-  }
-  unsigned char* start() const { return start_; }
-  std::size_t bytes() const { return bytes_; }
-  bool guards_intact() const {
-    for (unsigned char* p = raw_.get(); p < start_; ++p) {
-      if (*p != guard_byte) return false;
-    }
-    for (unsigned char* p = start_ + bytes_; p < raw_.get() + total_; ++p) {
-      if (*p != guard_byte) return false;
-    }
-    return true;
-  }
-
- private:
-  std::size_t total_;
-  std::unique_ptr<unsigned char[]> raw_;
-  unsigned char* start_;
-  std::size_t bytes_;
 };
 
 /// What a forked child did to a shared ring, written into the arena for the parent.

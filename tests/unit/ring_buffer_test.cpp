@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "model/guarded_memory.hpp"
 #include "support/child_process.hpp"
 #include "support/seed.hpp"
 
@@ -41,38 +42,12 @@ namespace {
 
 constexpr std::size_t unit = RingBuffer::unit;
 
-/// Caller memory for a ring whose item area holds exactly `capacity` bytes, with guard bytes on
-/// both sides that must never change.
-class Region {
+/// Caller memory for a ring whose item area holds exactly `capacity` bytes, guarded on both sides.
+class Region : public mempool::test::GuardedMemory {
  public:
-  static constexpr std::size_t guard = 64;
-  static constexpr unsigned char guard_byte = 0xA5;
-
-  explicit Region(std::size_t capacity)
-      : bytes_(RingBuffer::region_size(capacity)), raw_(new unsigned char[bytes_ + 2 * guard + unit]) {
-    // Start on a unit boundary so offsets are easy to predict.
-    const auto addr = reinterpret_cast<std::uintptr_t>(raw_.get() + guard);
-    start_ = raw_.get() + guard + ((unit - addr % unit) % unit);
-    std::memset(raw_.get(), guard_byte, bytes_ + 2 * guard + unit);
-  }
-  unsigned char* start() const { return start_; }
-  std::size_t bytes() const { return bytes_; }
+  explicit Region(std::size_t capacity) : GuardedMemory(RingBuffer::region_size(capacity), 0) {}
   /// Where the item area starts: the region ends with it (control block, marks, items).
-  unsigned char* items(const RingBuffer& ring) const { return start_ + bytes_ - ring.capacity(); }
-  bool guards_intact() const {
-    for (unsigned char* p = raw_.get(); p < start_; ++p) {
-      if (*p != guard_byte) return false;
-    }
-    for (unsigned char* p = start_ + bytes_; p < raw_.get() + bytes_ + 2 * guard + unit; ++p) {
-      if (*p != guard_byte) return false;
-    }
-    return true;
-  }
-
- private:
-  std::size_t bytes_;
-  std::unique_ptr<unsigned char[]> raw_;
-  unsigned char* start_;
+  unsigned char* items(const RingBuffer& ring) const { return start() + bytes() - ring.capacity(); }
 };
 
 /// Offset of item p's header in the item area.
