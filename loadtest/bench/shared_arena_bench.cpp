@@ -1,6 +1,7 @@
 // SharedArena (DESIGN §3.8) against glibc: mixed-size allocations freed in random order. The
-// arena takes a process-shared robust mutex on every call and serves first fit from a free
-// list; glibc works from per-thread caches. No bar: this shows the price of sharing.
+// arena takes a process-shared robust mutex on every call, journals every bookkeeping write (so
+// that a worker killed mid-call can be undone) and serves first fit from a free list; glibc works
+// from per-thread caches. No bar: this shows the price of sharing.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>

@@ -1,8 +1,10 @@
 #include "mempool/fixed_pool.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "mempool/detail/align.hpp"
 #include "mempool/detail/check.hpp"
@@ -18,6 +20,13 @@ constexpr std::align_val_t heap_alignment{64};  // the header and the first slic
 std::size_t slice_stride(std::size_t requested) noexcept {
   if (requested > size_max / 2) return size_max;
   return requested == 0 ? FixedPool::alignment : detail::align_up(requested, FixedPool::alignment);
+}
+
+/// A heap region of `bytes`; SIZE_MAX means the size overflowed. Throws std::bad_alloc either way
+/// (asked outright, SIZE_MAX would make sanitizer builds abort rather than throw).
+void* allocate_region(std::size_t bytes) {
+  if (bytes == size_max) throw std::bad_alloc();
+  return ::operator new(bytes, heap_alignment);
 }
 
 }  // namespace
@@ -38,7 +47,7 @@ std::size_t FixedPool::region_size(std::size_t slice_size, std::size_t slice_cou
 }
 
 FixedPool::FixedPool(std::size_t slice_size, std::size_t slice_count)
-    : owned_(::operator new(region_size(slice_size, slice_count), heap_alignment)) {
+    : owned_(allocate_region(region_size(slice_size, slice_count))) {
   format(static_cast<char*>(owned_), slice_size, slice_count);
   poison_ = true;
   detail::poison(slices_, std::size_t{ctl_->slice_count} * ctl_->slice_size);
@@ -49,20 +58,59 @@ FixedPool::FixedPool(std::size_t slice_size, void* memory, std::size_t bytes) no
   const auto pad = static_cast<std::size_t>(start - static_cast<char*>(memory));
   const std::size_t usable = bytes > pad ? bytes - pad : 0;
   if (usable < sizeof(Control)) {
-    // Not even room for the header: an empty pool whose counters live in the object.
-    MEMPOOL_EXPECT(false, "FixedPool: memory too small for the pool header");
-    format(reinterpret_cast<char*>(&fallback_), slice_size, 0);
+    format(reinterpret_cast<char*>(&fallback_), slice_size, 0);  // the header lives in the object
     return;
   }
   format(start, slice_size, slices_that_fit(slice_size, usable));
 }
 
-FixedPool::FixedPool(Attach, void* memory) {
+FixedPool::FixedPool(Attach, void* memory, std::size_t bytes) {
   char* start = detail::align_pointer(static_cast<char*>(memory), alignment);
-  if (reinterpret_cast<Control*>(start)->magic != format_magic) {
-    throw std::invalid_argument("FixedPool::attach: no FixedPool was formatted at this address");
+  const auto pad = static_cast<std::size_t>(start - static_cast<char*>(memory));
+  if (const char* why = invalid_region(start, bytes > pad ? bytes - pad : 0)) {
+    throw std::invalid_argument(std::string("FixedPool::attach: ") + why);
   }
   bind(start);
+}
+
+// What is wrong with the region at `start` (`bytes` long), or nullptr if it is a FixedPool that
+// fits: every header field, then every link, then the free list walked to its end.
+const char* FixedPool::invalid_region(const char* start, std::size_t bytes) noexcept {
+  if (bytes < sizeof(Control)) return "the memory is too small for a FixedPool header";
+  Control c;
+  std::memcpy(&c, start, sizeof c);
+  if (c.magic != format_magic) return "no FixedPool was formatted at this address";
+  if (c.slice_size == 0 || c.slice_size % alignment != 0 || c.slice_size > size_max / 2 + alignment) {
+    return "the slice size is not one a FixedPool uses";
+  }
+  if (c.slice_count > in_use_mark) return "the slice count is out of range";
+  if (c.slices_offset != detail::align_up(links_end(c.slice_count), alignment)) return "the slices are not where the header says";
+  if (c.slices_offset > bytes) return "the free-list links run past the end of the memory";
+  if (c.slice_count != 0 && c.slice_size > (bytes - c.slices_offset) / c.slice_count) {
+    return "the slices run past the end of the memory";
+  }
+  if (c.in_use > c.slice_count || c.peak < c.in_use || c.peak > c.slice_count) return "the in-use counts are out of range";
+  if (c.allocs - c.frees != c.in_use) return "the alloc and free counts disagree with the slices in use";
+  const auto* links = reinterpret_cast<const std::uint32_t*>(start + sizeof(Control));
+  std::size_t marked = 0;
+  for (std::uint32_t i = 0; i < c.slice_count; ++i) {
+    const std::uint32_t link = links[i];
+    if (link == in_use_mark) {
+      ++marked;
+    } else if (link != end_of_list && link >= c.slice_count) {
+      return "a free-list link points outside the pool";
+    }
+  }
+  if (marked != c.in_use) return "the slices marked in use disagree with the count";
+  // The free list must visit exactly the free slices, each once, and end.
+  std::size_t length = 0;
+  for (std::uint32_t i = c.free_head; i != end_of_list; i = links[i]) {
+    if (i >= c.slice_count || links[i] == in_use_mark || ++length > c.slice_count - c.in_use) {
+      return "the free list is broken (out of range, through a slice in use, or a cycle)";
+    }
+  }
+  if (length != c.slice_count - c.in_use) return "the free list misses free slices";
+  return nullptr;
 }
 
 FixedPool::~FixedPool() {
@@ -75,11 +123,13 @@ FixedPool::~FixedPool() {
 }
 
 std::size_t FixedPool::slices_that_fit(std::size_t slice_size, std::size_t bytes) noexcept {
-  // Each slice costs its stride plus one link; the estimate is off by at most the header's
-  // alignment padding, which the loop takes back.
-  std::size_t count = (bytes - sizeof(Control)) / (slice_stride(slice_size) + sizeof(std::uint32_t));
+  const std::size_t stride = slice_stride(slice_size);
+  if (stride == size_max) return 0;  // no slice that large fits any memory
+  // Each slice costs its stride plus one link (no overflow: stride <= SIZE_MAX / 2 + 16). The
+  // header's alignment padding (< 16 bytes, less than one slice) may cost one slice back.
+  std::size_t count = (bytes - sizeof(Control)) / (stride + sizeof(std::uint32_t));
   if (count > in_use_mark) count = in_use_mark;
-  while (count != 0 && region_size(slice_size, count) > bytes) --count;
+  if (count != 0 && region_size(slice_size, count) > bytes) --count;
   return count;
 }
 

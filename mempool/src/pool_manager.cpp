@@ -94,38 +94,44 @@ void PoolManager::unlink_outstanding(Slot* slot) noexcept {
 // --- release ------------------------------------------------------------------------------------
 
 void PoolManager::release(Slot* slot) noexcept {
-  const bool on_owner = std::this_thread::get_id() == owner_;
-  if (on_owner && !deferred_) {
-    recycle(slot);  // the reactor's own pool, on the reactor: the common case
+  if (!deferred_) {
+    if (std::this_thread::get_id() == owner_) {  // the reactor's own pool, on the reactor: the common case
+      unlink_outstanding(slot);
+      recycle(slot);
+      return;
+    }
+    slot->pool.adopt_current_thread();
+    slot->pool.reset();  // cleanups run here; its blocks reach the owner's allocator as foreign frees
+    push_foreign_release(slot);  // still outstanding until the owner takes it in
     return;
   }
   slot->pool.adopt_current_thread();
-  if (deferred_) {
-    slot->pool.run_cleanups();  // here, before the pool changes hands
-    std::unique_lock lock(mutex_);
-    if (!stopped_ && queue_size_ < queue_capacity_) {
-      queue_[(queue_head_ + queue_size_++) % queue_capacity_] = slot;
-      lock.unlock();
-      wake_.notify_one();
-      return;
-    }
-    if (!stopped_) ++stats_.deferred_fallbacks;
+  {
+    // Given back: off the outstanding list before anyone touches it again, so that
+    // report_outstanding() never reads a pool that is being reset.
+    std::lock_guard lock(mutex_);
+    unlink_outstanding(slot);
+  }
+  slot->pool.run_cleanups();  // here, before the pool changes hands
+  std::unique_lock lock(mutex_);
+  if (!stopped_ && queue_size_ < queue_capacity_) {
+    queue_[(queue_head_ + queue_size_++) % queue_capacity_] = slot;
     lock.unlock();
-    recycle(slot);
+    wake_.notify_one();
     return;
   }
-  slot->pool.reset();  // cleanups run here; its blocks reach the owner's allocator as foreign frees
-  push_foreign_release(slot);
+  if (!stopped_) ++stats_.deferred_fallbacks;
+  lock.unlock();
+  recycle(slot);
 }
 
-// Resets a released pool, then keeps it idle or destroys it. Any thread in deferred mode; the
-// owner in immediate mode.
+// Resets a pool that was given back, then keeps it idle or destroys it. Any thread in deferred
+// mode; the owner in immediate mode.
 void PoolManager::recycle(Slot* slot) noexcept {
   slot->pool.reset();
   bool keep;
   {
     Guard guard(lock());
-    unlink_outstanding(slot);
     keep = !stopped_ && stats_.idle < max_idle_;
     if (keep) {
       slot->idle_bytes = slot->pool.block_bytes();
@@ -153,7 +159,7 @@ void PoolManager::destroy(Slot* slot) noexcept {
 void PoolManager::push_foreign_release(Slot* slot) noexcept {
   Slot* head = foreign_releases_.load(std::memory_order_relaxed);
   do {
-    slot->next = head;
+    slot->next_released = head;
   } while (!foreign_releases_.compare_exchange_weak(head, slot, std::memory_order_release,
                                                     std::memory_order_relaxed));
 }
@@ -162,9 +168,10 @@ void PoolManager::push_foreign_release(Slot* slot) noexcept {
 void PoolManager::take_foreign_releases() noexcept {
   Slot* slot = foreign_releases_.exchange(nullptr, std::memory_order_acquire);
   while (slot != nullptr) {
-    Slot* next = slot->next;
+    Slot* next = slot->next_released;
     ++stats_.foreign_releases;
     slot->pool.adopt_current_thread();
+    unlink_outstanding(slot);
     recycle(slot);  // resetting again is cheap: it was reset by the releaser
     slot = next;
   }
@@ -173,16 +180,20 @@ void PoolManager::take_foreign_releases() noexcept {
 // --- deferred mode ------------------------------------------------------------------------------
 
 void PoolManager::run_deferred() noexcept {
+  std::unique_lock lock(mutex_);
   for (;;) {
-    std::unique_lock lock(mutex_);
     wake_.wait(lock, [this] { return queue_size_ > 0 || thread_stopping_; });
     if (queue_size_ == 0) return;  // stopping, and everything queued is done
     Slot* slot = queue_[queue_head_];
     queue_head_ = (queue_head_ + 1) % queue_capacity_;
     --queue_size_;
+    recycling_ = true;
     lock.unlock();
     slot->pool.adopt_current_thread();
     recycle(slot);
+    lock.lock();
+    recycling_ = false;
+    if (queue_size_ == 0) drained_.notify_all();
   }
 }
 
@@ -192,7 +203,9 @@ void PoolManager::reclaim() noexcept {
   Slot* all;
   {
     Guard guard(lock());
-    if (!deferred_ && std::this_thread::get_id() == owner_) take_foreign_releases();
+    // On whichever thread calls: in immediate mode the owner makes no call meanwhile (the
+    // contract), and pools released elsewhere must not outlive the manager unclaimed.
+    if (!deferred_) take_foreign_releases();
     all = std::exchange(idle_, nullptr);
     stats_.idle = 0;
     stats_.idle_bytes = 0;
@@ -220,19 +233,27 @@ void PoolManager::trim() noexcept {
 }
 
 void PoolManager::stop() noexcept {
-  if (thread_.joinable()) {
-    {
-      std::lock_guard lock(mutex_);
-      thread_stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();  // it drains the queue before it returns
-  }
   {
+    // One step: from here on a release recycles on its own thread, so none can be queued behind
+    // a background thread that already emptied the queue and left (it would stay outstanding).
     Guard guard(lock());
     stopped_ = true;
+    thread_stopping_ = true;
+  }
+  if (thread_.joinable()) {
+    wake_.notify_all();
+    thread_.join();  // it recycles what was queued before it returns
   }
   reclaim();
+}
+
+void PoolManager::drain() noexcept {
+  if (!deferred_) {
+    take_foreign_releases();
+    return;
+  }
+  std::unique_lock lock(mutex_);
+  drained_.wait(lock, [this] { return queue_size_ == 0 && !recycling_; });
 }
 
 void PoolManager::adopt_current_thread() noexcept {

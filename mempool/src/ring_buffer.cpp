@@ -1,77 +1,135 @@
 #include "mempool/ring_buffer.hpp"
 
-#include <atomic>
+#include <unistd.h>
+
+#include <limits>
 #include <new>
 
 #include "mempool/detail/align.hpp"
 #include "mempool/detail/check.hpp"
+#include "mempool/detail/crash_point.hpp"
 #include "mempool/detail/sanitizer.hpp"
+#include "mempool/shared_arena.hpp"
 
 namespace mempool {
 
-/// The 16 bytes before every payload. Only `state` is touched by other threads.
+/// The 16 bytes before every payload, written by the owner only. Whether the item is live lives
+/// in its mark, apart from the items, where no payload can forge it.
 struct RingBuffer::ItemHeader {
-  // Distinct magic words rather than 0/1, so a stray pointer rarely looks like a live item.
-  static constexpr std::uint32_t live = 0x6576696c;  // "live"
-  static constexpr std::uint32_t freed = 0x65657266; // "free"
-  static constexpr std::uint32_t skip = 0x70696b73;  // "skip": the unused end before a wrap
-
-  std::uint64_t size;                 ///< bytes of the whole item, this header included; a multiple of unit
-  std::atomic<std::uint32_t> state;   ///< live, freed or skip; freed is stored with release by free()
-  std::uint32_t reserved = 0;         ///< keeps the header at exactly one unit
+  std::uint64_t size;      ///< bytes of the whole item, this header included; a multiple of unit
+  std::uint64_t reserved;  ///< keeps the header at exactly one unit
 
   char* payload() noexcept { return reinterpret_cast<char*>(this + 1); }
 };
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "free() must be a plain atomic store");
 
 namespace {
 
-constexpr std::align_val_t region_alignment{RingBuffer::unit};
+// What the mark of a unit says. Only the unit where an item starts carries anything but `none`.
+constexpr std::uint8_t none = 0;
+constexpr std::uint8_t live = 1;   // written by alloc; free() swaps it for `freed`
+constexpr std::uint8_t freed = 2;  // collectable
+constexpr std::uint8_t skip = 3;   // the unused end before a wrap; collectable
+
+constexpr std::size_t size_max = std::numeric_limits<std::size_t>::max();
+constexpr std::size_t npos = size_max;
+constexpr std::align_val_t region_alignment{64};
 
 std::size_t align_down(std::size_t n, std::size_t align) noexcept { return n & ~(align - 1); }
 
-}  // namespace
-
-RingBuffer::RingBuffer(std::size_t capacity)
-    : base_(static_cast<char*>(::operator new(align_down(capacity, unit), region_alignment))),
-      capacity_(align_down(capacity, unit)),
-      owned_(true) {
-  detail::poison(base_, capacity_);
+/// A heap region of `bytes`; SIZE_MAX means the size overflowed. Throws std::bad_alloc either way
+/// (asked outright, SIZE_MAX would make sanitizer builds abort rather than throw).
+void* allocate_region(std::size_t bytes) {
+  if (bytes == size_max) throw std::bad_alloc();
+  return ::operator new(bytes, region_alignment);
 }
 
-RingBuffer::RingBuffer(void* memory, std::size_t bytes) noexcept : owned_(false) {
-  char* start = static_cast<char*>(memory);
-  const std::size_t pad = detail::padding_for(start, unit);
-  base_ = start + pad;
-  capacity_ = bytes > pad ? align_down(bytes - pad, unit) : 0;
-  detail::poison(base_, capacity_);
+}  // namespace
+
+static_assert(std::atomic<std::uint8_t>::is_always_lock_free && std::atomic<std::uint64_t>::is_always_lock_free,
+              "free() must be a plain atomic operation, also on memory shared between processes");
+
+// --- construction -----------------------------------------------------------------------------
+
+std::size_t RingBuffer::region_size(std::size_t capacity) noexcept {
+  capacity = align_down(capacity, unit);
+  const std::size_t marks = detail::align_up(capacity / unit, unit);
+  if (capacity > size_max - control_bytes - marks) return size_max;
+  return control_bytes + marks + capacity;
+}
+
+RingBuffer::RingBuffer(std::size_t capacity)
+    : owned_(allocate_region(region_size(capacity))), poison_(true) {
+  format(static_cast<char*>(owned_), align_down(capacity, unit));
+  detail::poison(base_, ctl_->capacity);
+}
+
+RingBuffer::RingBuffer(void* memory, std::size_t bytes) noexcept : ctl_(&fallback_) {
+  char* start = detail::align_pointer(static_cast<char*>(memory), unit);
+  const auto pad = static_cast<std::size_t>(start - static_cast<char*>(memory));
+  const std::size_t usable = bytes > pad ? bytes - pad : 0;
+  if (usable < control_bytes) return;  // capacity 0: every alloc fails, counted in fallback_
+  // Each unit of items costs its 16 bytes plus one mark; the marks are rounded up to a unit,
+  // which may cost the last unit back (16u + align_up(u, 16) <= 17u + 15).
+  std::size_t units = (usable - control_bytes) / (unit + 1);
+  if (units * unit + detail::align_up(units, unit) > usable - control_bytes) --units;
+  format(start, units * unit);
+}
+
+RingBuffer::RingBuffer(SharedArena& arena, std::size_t capacity) : arena_(&arena), creator_(getpid()) {
+  const std::size_t bytes = region_size(capacity);
+  void* region = bytes == size_max ? nullptr : arena.alloc(bytes);
+  if (region == nullptr) throw std::bad_alloc();
+  format(static_cast<char*>(region), align_down(capacity, unit));
 }
 
 RingBuffer::~RingBuffer() {
-  detail::unpoison(base_, capacity_);  // the caller's memory goes back usable
-  if (owned_) ::operator delete(base_, region_alignment);
+  if (owned_ != nullptr) {
+    detail::unpoison(base_, ctl_->capacity);
+    ::operator delete(owned_, region_alignment);
+  } else if (arena_ != nullptr && getpid() == creator_) {
+    arena_->free(ctl_);
+  }
 }
+
+void RingBuffer::format(char* start, std::size_t capacity) noexcept {
+  ctl_ = ::new (start) Control{};
+  ctl_->capacity = capacity;
+  marks_ = reinterpret_cast<Mark*>(start + control_bytes);
+  for (std::size_t i = 0; i < capacity / unit; ++i) ::new (&marks_[i]) Mark(none);
+  base_ = start + control_bytes + detail::align_up(capacity / unit, unit);
+}
+
+std::size_t RingBuffer::capacity() const noexcept { return ctl_->capacity; }
 
 // --- allocation -------------------------------------------------------------------------------
 // Helpers used only in this file are `inline`: the library is built with -fPIC, and GCC does not
 // inline a global function that could be interposed, which cost the fast path half its speed.
 
 void* RingBuffer::alloc(std::size_t n) noexcept {
-  // n > capacity_ first: it keeps footprint(n) from overflowing for absurd n.
-  if (n > capacity_ || footprint(n) > capacity_) return fail(Failure::oversize);
+  if (arena_ == nullptr) return alloc_private(n);
+  SharedArena::Guard guard(*arena_);
+  if (!guard.locked() || !begin_shared_update()) return nullptr;
+  void* p = alloc_private(n);
+  end_shared_update();
+  return p;
+}
+
+inline void* RingBuffer::alloc_private(std::size_t n) noexcept {
+  // n > capacity first: it keeps footprint(n) from overflowing for absurd n.
+  if (n > ctl_->capacity || footprint(n) > ctl_->capacity) return fail(Failure::oversize);
   const std::size_t size = footprint(n);
-  // Collect eagerly: one load of the oldest header, and an emptied ring restarts at offset 0,
+  // Collect eagerly: one load of the oldest mark, and an emptied ring restarts at offset 0,
   // where the cache lines are still warm.
-  if (used_ != 0) collect();
+  if (ctl_->used != 0) collect();
   if (size <= room_at_head()) return place(size, n);
   return alloc_slow(size, n);
 }
 
 void* RingBuffer::alloc_slow(std::size_t size, std::size_t n) noexcept {
-  // Not wrapped (head ahead of tail): the end is too short, so try the start, [0, tail_).
+  // Not wrapped (head ahead of tail): the end is too short, so try the start, [0, tail).
   // Wrap only when the item then fits: a failed alloc leaves the ring exactly as it was.
-  const bool head_ahead = used_ != capacity_ && head_ > tail_;
-  if (head_ahead && size <= tail_) {
+  const bool head_ahead = ctl_->used != ctl_->capacity && ctl_->head > ctl_->tail;
+  if (head_ahead && size <= ctl_->tail) {
     write_skip_item();
     return place(size, n);
   }
@@ -79,48 +137,53 @@ void* RingBuffer::alloc_slow(std::size_t size, std::size_t n) noexcept {
 }
 
 inline void* RingBuffer::place(std::size_t size, std::size_t n) noexcept {
-  auto* h = header_at(head_);
-  detail::unpoison(h, unit + n);
-  ::new (h) ItemHeader{size, {ItemHeader::live}};
-  head_ = advance(head_, size);
-  used_ += size;
-  ++allocs_;
+  auto* h = header_at(ctl_->head);
+  if (poison_) detail::unpoison(h, unit + n);
+  ::new (h) ItemHeader{size, 0};
+  // Relaxed: whoever frees the item got the pointer from this thread through a synchronising
+  // hand-over, which orders this store before its load of the mark.
+  mark_at(ctl_->head).store(live, std::memory_order_relaxed);
+  ctl_->head = advance(ctl_->head, size);
+  ctl_->used += size;
+  ++ctl_->allocs;
   return h->payload();
 }
 
 void RingBuffer::write_skip_item() noexcept {
-  // head_ < capacity_ and both are multiples of unit, so the remainder holds at least a header.
-  const std::size_t rest = capacity_ - head_;
-  auto* h = header_at(head_);
-  detail::unpoison(h, unit);
-  ::new (h) ItemHeader{rest, {ItemHeader::skip}};
-  used_ += rest;
-  head_ = 0;
-  ++wraps_;
+  // head < capacity and both are multiples of unit, so the remainder holds at least a header.
+  const std::size_t rest = ctl_->capacity - ctl_->head;
+  auto* h = header_at(ctl_->head);
+  if (poison_) detail::unpoison(h, unit);
+  ::new (h) ItemHeader{rest, 0};
+  mark_at(ctl_->head).store(skip, std::memory_order_relaxed);
+  ctl_->used += rest;
+  ctl_->head = 0;
+  ++ctl_->wraps;
 }
 
 inline void RingBuffer::collect() noexcept {
-  while (used_ != 0) {
-    ItemHeader* h = header_at(tail_);
+  while (ctl_->used != 0) {
+    Mark& mark = mark_at(ctl_->tail);
     // Acquire pairs with free()'s release: the freeing thread is done with the bytes we reuse.
-    if (h->state.load(std::memory_order_acquire) == ItemHeader::live) break;
-    const std::size_t size = h->size;
-    detail::poison(h, unit);
-    tail_ = advance(tail_, size);
-    used_ -= size;
-    ++collected_;
+    if (mark.load(std::memory_order_acquire) == live) break;
+    const std::size_t size = header_at(ctl_->tail)->size;
+    mark.store(none, std::memory_order_relaxed);  // from now on a stale pointer here finds nothing
+    if (poison_) detail::poison(header_at(ctl_->tail), unit);
+    ctl_->tail = advance(ctl_->tail, size);
+    ctl_->used -= size;
+    ++ctl_->collected;
   }
-  if (used_ == 0) head_ = tail_ = 0;
+  if (ctl_->used == 0) ctl_->head = ctl_->tail = 0;
 }
 
 inline std::size_t RingBuffer::room_at_head() const noexcept {
-  if (used_ == capacity_) return 0;
-  return head_ >= tail_ ? capacity_ - head_ : tail_ - head_;
+  if (ctl_->used == ctl_->capacity) return 0;
+  return ctl_->head >= ctl_->tail ? ctl_->capacity - ctl_->head : ctl_->tail - ctl_->head;
 }
 
 inline std::size_t RingBuffer::advance(std::size_t offset, std::size_t by) const noexcept {
   offset += by;
-  return offset == capacity_ ? 0 : offset;
+  return offset == ctl_->capacity ? 0 : offset;
 }
 
 inline RingBuffer::ItemHeader* RingBuffer::header_at(std::size_t offset) const noexcept {
@@ -128,13 +191,15 @@ inline RingBuffer::ItemHeader* RingBuffer::header_at(std::size_t offset) const n
   return reinterpret_cast<ItemHeader*>(base_ + offset);
 }
 
+inline RingBuffer::Mark& RingBuffer::mark_at(std::size_t offset) const noexcept { return marks_[offset / unit]; }
+
 // --- failure accounting -----------------------------------------------------------------------
 
 void* RingBuffer::fail(Failure why) noexcept {
   switch (why) {
-    case Failure::full: ++failed_full_; break;
-    case Failure::fragmented: ++failed_fragmented_; break;
-    case Failure::oversize: ++failed_oversize_; break;
+    case Failure::full: ++ctl_->failed_full; break;
+    case Failure::fragmented: ++ctl_->failed_fragmented; break;
+    case Failure::oversize: ++ctl_->failed_oversize; break;
   }
   return nullptr;
 }
@@ -142,30 +207,44 @@ void* RingBuffer::fail(Failure why) noexcept {
 RingBuffer::Failure RingBuffer::classify(std::size_t size) const noexcept {
   // Slow path only: walk the occupied span and add up what live items really hold.
   std::size_t live_bytes = 0;
-  for (std::size_t off = tail_, seen = 0; seen < used_;) {
-    const ItemHeader* h = header_at(off);
-    if (h->state.load(std::memory_order_relaxed) == ItemHeader::live) live_bytes += h->size;
-    seen += h->size;
-    off = advance(off, h->size);
+  for (std::size_t off = ctl_->tail, seen = 0; seen < ctl_->used;) {
+    const std::size_t item = header_at(off)->size;
+    if (mark_at(off).load(std::memory_order_relaxed) == live) live_bytes += item;
+    seen += item;
+    off = advance(off, item);
   }
-  return capacity_ - live_bytes >= size ? Failure::fragmented : Failure::full;
+  return ctl_->capacity - live_bytes >= size ? Failure::fragmented : Failure::full;
 }
 
 // --- free and extend --------------------------------------------------------------------------
 
-bool RingBuffer::owns(const void* p) const noexcept {
-  const auto* c = static_cast<const char*>(p);
-  return c >= base_ + unit && c <= base_ + capacity_ && detail::is_aligned(c, unit);
+// Unsigned arithmetic: a pointer below the area wraps to a huge offset and fails the range test.
+inline std::size_t RingBuffer::header_unit(const void* p) const noexcept {
+  const std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(base_);
+  if (off < unit || off > ctl_->capacity || off % unit != 0) return npos;
+  return off / unit - 1;
 }
 
-void RingBuffer::free(void* p) noexcept {
-  if (p == nullptr) return;
-  MEMPOOL_EXPECT(owns(p), "RingBuffer::free: pointer is not an item of this ring");
-  auto* h = static_cast<ItemHeader*>(p) - 1;
-  MEMPOOL_EXPECT(h->state.load(std::memory_order_relaxed) == ItemHeader::live,
-                 "RingBuffer::free: double free, or not the start of an item");
-  detail::poison(p, h->size - unit);
-  h->state.store(ItemHeader::freed, std::memory_order_release);
+bool RingBuffer::owns(const void* p) const noexcept { return header_unit(p) != npos; }
+
+bool RingBuffer::free(void* p) noexcept {
+  if (p == nullptr) return false;
+  const std::size_t i = header_unit(p);
+  if (i == npos || marks_[i].load(std::memory_order_relaxed) != live) return refuse_free();
+  // The header is read only once the mark says live: the owner does not touch a live item's header.
+  if (poison_) detail::poison(p, static_cast<ItemHeader*>(p)[-1].size - unit);
+  // A plain store, not a compare-and-swap (a locked instruction on every free): while
+  // the mark says live, nobody but the item's holder may change it. Release pairs with collect()'s
+  // acquire: the bytes are ours until the store, the owner's after.
+  marks_[i].store(freed, std::memory_order_release);
+  return true;
+}
+
+bool RingBuffer::refuse_free() noexcept {
+  // Counted first, so the event is on record (in the region) even when the check aborts.
+  ctl_->bad_frees.fetch_add(1, std::memory_order_relaxed);
+  MEMPOOL_EXPECT(false, "RingBuffer::free: double free, or not the start of a live item");
+  return false;
 }
 
 std::size_t RingBuffer::usable_size(const void* p) noexcept {
@@ -173,54 +252,95 @@ std::size_t RingBuffer::usable_size(const void* p) noexcept {
 }
 
 bool RingBuffer::extend(void* p, std::size_t n) noexcept {
-  MEMPOOL_EXPECT(owns(p), "RingBuffer::extend: pointer is not an item of this ring");
+  if (arena_ == nullptr) return extend_private(p, n);
+  SharedArena::Guard guard(*arena_);
+  if (!guard.locked() || !begin_shared_update()) return false;
+  const bool grown = extend_private(p, n);
+  end_shared_update();
+  return grown;
+}
+
+bool RingBuffer::extend_private(void* p, std::size_t n) noexcept {
+  const std::size_t i = header_unit(p);
+  if (i == npos || marks_[i].load(std::memory_order_relaxed) != live) {
+    ++ctl_->failed_extends;
+    MEMPOOL_EXPECT(false, "RingBuffer::extend: not a live item of this ring");
+    return false;
+  }
   auto* h = static_cast<ItemHeader*>(p) - 1;
-  MEMPOOL_EXPECT(h->state.load(std::memory_order_relaxed) == ItemHeader::live,
-                 "RingBuffer::extend: item is not live");
   if (n <= h->size - unit) {
-    detail::unpoison(p, n);
-    ++extends_;
+    if (poison_) detail::unpoison(p, n);
+    ++ctl_->extends;
     return true;
   }
-  // Only the newest item ends at head_; one that ends at the region's end has head_ == 0 and
+  // Only the newest item ends at head; one that ends at the area's end has head == 0 and
   // cannot grow (it would straddle the end).
-  const auto end = static_cast<std::size_t>(reinterpret_cast<char*>(h) - base_) + h->size;
-  if (n > capacity_ || end != head_) return ++failed_extends_, false;
+  const std::size_t end = i * unit + h->size;
+  if (n > ctl_->capacity || end != ctl_->head) return ++ctl_->failed_extends, false;
   const std::size_t grow = footprint(n) - h->size;
   if (grow > room_at_head()) collect();
-  if (grow > room_at_head()) return ++failed_extends_, false;
+  if (grow > room_at_head()) return ++ctl_->failed_extends, false;
   h->size += grow;
-  head_ = advance(head_, grow);
-  used_ += grow;
-  detail::unpoison(p, n);
-  ++extends_;
+  ctl_->head = advance(ctl_->head, grow);
+  ctl_->used += grow;
+  if (poison_) detail::unpoison(p, n);
+  ++ctl_->extends;
   return true;
 }
+
+// --- the shared ring's crash policy -----------------------------------------------------------
+// `updating` brackets every change; only a process that died in between leaves it set. The ring
+// cannot tell how far such a change got, so it stops handing out memory rather than guess.
+
+bool RingBuffer::begin_shared_update() noexcept {
+  if (found_broken()) ctl_->broken = 1;
+  if (ctl_->broken != 0) return false;
+  ctl_->updating = 1;
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // set before any change, as a kill would see it
+  return true;
+}
+
+void RingBuffer::end_shared_update() noexcept {
+  detail::crash_point();  // the last instant a dying process leaves the update unfinished
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  ctl_->updating = 0;
+}
+
+bool RingBuffer::found_broken() const noexcept { return ctl_->broken != 0 || ctl_->updating != 0; }
 
 // --- stats ------------------------------------------------------------------------------------
 
 RingBuffer::Stats RingBuffer::stats() const noexcept {
+  if (arena_ == nullptr) return snapshot();
+  SharedArena::Guard guard(*arena_);
+  if (!guard.locked()) return Stats{.capacity = ctl_->capacity};
+  if (found_broken()) return Stats{.capacity = ctl_->capacity, .allocs = ctl_->allocs, .broken = true};  // no walk over half-made state
+  return snapshot();
+}
+
+RingBuffer::Stats RingBuffer::snapshot() const noexcept {
   Stats s;
-  s.capacity = capacity_;
-  s.bytes_used = used_;
-  for (std::size_t off = tail_, seen = 0; seen < used_;) {
-    const ItemHeader* h = header_at(off);
-    if (h->state.load(std::memory_order_acquire) == ItemHeader::live) {
+  s.capacity = ctl_->capacity;
+  s.bytes_used = ctl_->used;
+  for (std::size_t off = ctl_->tail, seen = 0; seen < ctl_->used;) {
+    const std::size_t item = header_at(off)->size;
+    if (mark_at(off).load(std::memory_order_acquire) == live) {
       ++s.items_live;
-      s.bytes_live += h->size;
+      s.bytes_live += item;
     }
-    seen += h->size;
-    off = advance(off, h->size);
+    seen += item;
+    off = advance(off, item);
   }
-  s.allocs = allocs_;
-  s.frees = allocs_ - s.items_live;
-  s.failed_full = failed_full_;
-  s.failed_fragmented = failed_fragmented_;
-  s.failed_oversize = failed_oversize_;
-  s.collected = collected_;
-  s.wraps = wraps_;
-  s.extends = extends_;
-  s.failed_extends = failed_extends_;
+  s.allocs = ctl_->allocs;
+  s.frees = ctl_->allocs - s.items_live;
+  s.bad_frees = ctl_->bad_frees.load(std::memory_order_relaxed);
+  s.failed_full = ctl_->failed_full;
+  s.failed_fragmented = ctl_->failed_fragmented;
+  s.failed_oversize = ctl_->failed_oversize;
+  s.collected = ctl_->collected;
+  s.wraps = ctl_->wraps;
+  s.extends = ctl_->extends;
+  s.failed_extends = ctl_->failed_extends;
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -13,6 +14,7 @@
 
 #include "mempool/detail/align.hpp"
 #include "mempool/detail/check.hpp"
+#include "mempool/detail/crash_point.hpp"
 
 // No AddressSanitizer poisoning here: shadow memory is private to each process, so a block one
 // process allocates would still look poisoned to the others.
@@ -28,7 +30,22 @@ constexpr std::uint64_t arena_magic = 0x616e657241726853ull;  // "ShrArena"
 }  // namespace
 
 /// The in-region header at the start of the mapping: the whole state of the allocator.
-struct SharedArena::Control {
+struct detail::SharedArenaControl {
+  /// The undo journal, inside the mapping: the old value of every bookkeeping word the current call
+  /// has written so far. Empty (count 0) whenever no call is in progress.
+  struct Journal {
+    /// The most words one call writes is 39, by a realloc that moves: taking and splitting a
+    /// block (17), two saved links and two counters, releasing the old block with a merge on
+    /// both sides (17), one more counter. Running out is a bug, reported in every build.
+    static constexpr std::size_t capacity = 64;
+    struct Entry {
+      std::uint64_t offset;  ///< of the word, from the start of the mapping
+      std::uint64_t old;     ///< its value before the call wrote it
+    };
+    std::uint64_t count;     ///< entries recorded by the call in progress
+    Entry entries[capacity];
+  };
+
   std::uint64_t magic;
   std::uint64_t heap_size;   ///< bytes from heap_ to the end of the last block; a multiple of 16
   std::uint64_t free_head;   ///< offset of the most recently freed block; `none` when no block is free
@@ -42,8 +59,10 @@ struct SharedArena::Control {
   std::uint64_t reallocs_in_place;
   std::uint64_t reallocs_moved;
   std::uint64_t owner_deaths;
+  std::uint64_t rollbacks;
   pid_t creator;             ///< the process that made the mutex and destroys it
   pthread_mutex_t mutex;     ///< PTHREAD_PROCESS_SHARED, and PTHREAD_MUTEX_ROBUST unless turned off
+  Journal journal;
 };
 
 /// The 16 bytes before every block's payload. Physically adjacent blocks are found by size
@@ -66,7 +85,8 @@ namespace {
 
 constexpr std::uint64_t header_size = 16;
 constexpr std::uint64_t min_block = header_size + 16;  // a free block must hold its FreeLinks
-constexpr std::size_t heap_offset = 256;  // where the first block starts: past Control, on a cache line
+// Where the first block starts: past the Control, on a cache line.
+constexpr std::size_t heap_offset = detail::align_up(sizeof(detail::SharedArenaControl), 64);
 
 /// Block bytes for a request of n bytes; n must not exceed the heap size (no overflow).
 std::uint64_t block_size_for(std::size_t n) noexcept {
@@ -79,37 +99,28 @@ std::uint64_t block_size_for(std::size_t n) noexcept {
 // Helpers used only in this file are `inline`: the library is built with -fPIC, and GCC does not
 // inline a global function that could be interposed.
 
-// --- locking ----------------------------------------------------------------------------------
+// --- locking and the journal ----------------------------------------------------------------
 
-class SharedArena::Guard {
- public:
-  explicit Guard(const SharedArena& arena) noexcept : arena_(arena), locked_(arena.acquire()) {}
-  ~Guard() {
-    if (locked_) arena_.release();
+bool SharedArena::acquire() const noexcept {
+  if (options_.lock) {
+    if (options_.lock(options_.locker) != 0) return false;
+  } else {
+    const int rc = pthread_mutex_lock(&ctl_->mutex);
+    if (rc == EOWNERDEAD) {
+      // A process died holding the lock; the journal below says whether it was mid-update.
+      pthread_mutex_consistent(&ctl_->mutex);
+      ++ctl_->owner_deaths;
+    } else if (rc != 0) {
+      return false;
+    }
   }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
-  bool locked() const noexcept { return locked_; }
-
- private:
-  const SharedArena& arena_;
-  bool locked_;
-};
-
-inline bool SharedArena::acquire() const noexcept {
-  if (options_.lock) return options_.lock(options_.locker) == 0;
-  const int rc = pthread_mutex_lock(&ctl_->mutex);
-  if (rc == EOWNERDEAD) {
-    // A process died inside a call. Each call's critical section is short and its last writes
-    // complete the state, so carrying on is the useful choice; the event is counted.
-    pthread_mutex_consistent(&ctl_->mutex);
-    ++ctl_->owner_deaths;
-    return true;
-  }
-  return rc == 0;
+  // Every call empties the journal before it unlocks: entries left mean the holder died mid-call.
+  if (ctl_->journal.count != 0) roll_back();
+  return true;
 }
 
-inline void SharedArena::release() const noexcept {
+void SharedArena::release() const noexcept {
+  commit();
   if (options_.unlock) {
     options_.unlock(options_.locker);
   } else {
@@ -122,6 +133,47 @@ void SharedArena::lock() {
 }
 
 void SharedArena::unlock() noexcept { release(); }
+
+// The signal fences order the stores as a signal (here: the process being killed between two
+// instructions) would observe them: the entry is complete before it counts, and it counts
+// before the word changes. A killed process's stores all reach the shared memory; only their
+// order is the compiler's to keep.
+inline void SharedArena::save(const std::uint64_t& word) const noexcept {
+  Control::Journal& j = ctl_->journal;
+  if (j.count == Control::Journal::capacity) {
+    detail::contract_failed("SharedArena: journal overflow (a bug in mempool)", __FILE__, __LINE__);
+  }
+  j.entries[j.count] = {static_cast<std::uint64_t>(reinterpret_cast<const char*>(&word) - map_), word};
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  j.count = j.count + 1;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
+inline void SharedArena::put(std::uint64_t& word, std::uint64_t value) const noexcept {
+  save(word);
+  word = value;
+  detail::crash_point();
+}
+
+inline void SharedArena::commit() const noexcept {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  ctl_->journal.count = 0;
+}
+
+// Newest entry first, so a word written twice gets its oldest value back. Idempotent: a process
+// that dies here leaves the journal as it was for the next one to undo again.
+void SharedArena::roll_back() const noexcept {
+  Control::Journal& j = ctl_->journal;
+  const std::uint64_t count = j.count < Control::Journal::capacity ? j.count : Control::Journal::capacity;
+  for (std::uint64_t i = count; i-- > 0;) {
+    const std::uint64_t offset = j.entries[i].offset;
+    if (offset % sizeof(std::uint64_t) != 0 || offset > map_size_ - sizeof(std::uint64_t)) continue;
+    *reinterpret_cast<std::uint64_t*>(map_ + offset) = j.entries[i].old;
+  }
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  j.count = 0;
+  ++ctl_->rollbacks;
+}
 
 // --- construction -----------------------------------------------------------------------------
 
@@ -174,6 +226,7 @@ SharedArena::SharedArena(const Options& options) : map_size_(mapping_size(option
   *block(0) = BlockHeader{ctl_->heap_size, 0};
   ctl_->bytes_free = ctl_->heap_size;
   push_free(0);
+  commit();
 }
 
 SharedArena::~SharedArena() {
@@ -188,7 +241,7 @@ void* SharedArena::alloc(std::size_t n) noexcept {
   if (!guard.locked()) return nullptr;
   const std::uint64_t off = alloc_locked(n);
   if (off == none) return nullptr;
-  ++ctl_->allocs;
+  put(ctl_->allocs, ctl_->allocs + 1);
   return heap_ + off + header_size;
 }
 
@@ -264,10 +317,12 @@ SharedArena::Stats SharedArena::stats() const noexcept {
   s.reallocs_in_place = ctl_->reallocs_in_place;
   s.reallocs_moved = ctl_->reallocs_moved;
   s.owner_deaths = ctl_->owner_deaths;
+  s.rollbacks = ctl_->rollbacks;
   return s;
 }
 
 // --- the allocator (lock held) ------------------------------------------------------------------
+// Every write to the bookkeeping goes through put(), so a call that dies half way can be undone.
 
 inline std::uint64_t SharedArena::alloc_locked(std::size_t n) noexcept {
   if (n <= ctl_->heap_size) {  // first: keeps block_size_for from overflowing
@@ -279,15 +334,15 @@ inline std::uint64_t SharedArena::alloc_locked(std::size_t n) noexcept {
       }
     }
   }
-  ++ctl_->failures;
+  put(ctl_->failures, ctl_->failures + 1);
   return none;
 }
 
 inline void SharedArena::take(std::uint64_t off, std::uint64_t need) noexcept {
   unlink_free(off);
   const std::uint64_t size = block(off)->size();
-  ctl_->bytes_free -= size;
-  ++ctl_->live;
+  put(ctl_->bytes_free, ctl_->bytes_free - size);
+  put(ctl_->live, ctl_->live + 1);
   set_block(off, size, true);
   shrink(off, need);
 }
@@ -297,18 +352,26 @@ inline void SharedArena::shrink(std::uint64_t off, std::uint64_t need) noexcept 
   const std::uint64_t size = block(off)->size();
   if (size - need < min_block) return;
   set_block(off, need, true);  // also writes the remainder's prev_size
-  ctl_->bytes_free += size - need;
+  put(ctl_->bytes_free, ctl_->bytes_free + (size - need));
   release_range(off + need, size - need);
 }
 
 inline SharedArena::FreeResult SharedArena::free_locked(void* p) noexcept {
   const std::uint64_t off = offset_of(p);
-  if (!owns(p) || !looks_like_block(off)) return ++ctl_->bad_frees, FreeResult::foreign;
-  if (!block(off)->used()) return ++ctl_->bad_frees, FreeResult::double_free;
+  FreeResult bad = FreeResult::freed;
+  if (!owns(p) || !looks_like_block(off)) {
+    bad = FreeResult::foreign;
+  } else if (!block(off)->used()) {
+    bad = FreeResult::double_free;
+  }
+  if (bad != FreeResult::freed) {
+    put(ctl_->bad_frees, ctl_->bad_frees + 1);
+    return bad;
+  }
   const std::uint64_t size = block(off)->size();
-  ctl_->bytes_free += size;
-  --ctl_->live;
-  ++ctl_->frees;
+  put(ctl_->bytes_free, ctl_->bytes_free + size);
+  put(ctl_->live, ctl_->live - 1);
+  put(ctl_->frees, ctl_->frees + 1);
   release_range(off, size);
   return FreeResult::freed;
 }
@@ -316,34 +379,41 @@ inline SharedArena::FreeResult SharedArena::free_locked(void* p) noexcept {
 void* SharedArena::realloc_locked(void* p, std::size_t n, bool& bad) noexcept {
   const std::uint64_t off = offset_of(p);
   if (!owns(p) || !looks_like_block(off) || !block(off)->used()) {
-    ++ctl_->bad_frees;
+    put(ctl_->bad_frees, ctl_->bad_frees + 1);
     bad = true;
     return nullptr;
   }
-  if (n > ctl_->heap_size) return ++ctl_->failures, nullptr;
+  if (n > ctl_->heap_size) {
+    put(ctl_->failures, ctl_->failures + 1);
+    return nullptr;
+  }
   const std::uint64_t need = block_size_for(n);
   const std::uint64_t size = block(off)->size();
   const std::uint64_t next = off + size;
   const bool next_free = next < ctl_->heap_size && !block(next)->used();
   if (need <= size || (next_free && size + block(next)->size() >= need)) {
     if (need > size) {  // absorb the free neighbour, then give back what is not needed
-      const std::uint64_t grown = size + block(next)->size();
+      const std::uint64_t next_size = block(next)->size();
       unlink_free(next);
-      ctl_->bytes_free -= block(next)->size();
-      *block(next) = BlockHeader{0, 0};  // a stale header must not pass for a block later
-      set_block(off, grown, true);
+      put(ctl_->bytes_free, ctl_->bytes_free - next_size);
+      clear_header(next);  // a stale header must not pass for a block later
+      set_block(off, size + next_size, true);
     }
     shrink(off, need);
-    ++ctl_->reallocs_in_place;
+    put(ctl_->reallocs_in_place, ctl_->reallocs_in_place + 1);
     return p;
   }
   const std::uint64_t moved = alloc_locked(n);
   if (moved == none) return nullptr;
+  // The copy overwrites the new block's old free-list links: journal them, in case this call
+  // dies and the block goes back on the list.
+  save(links(moved)->next);
+  save(links(moved)->prev);
   std::memcpy(heap_ + moved + header_size, p, size - header_size);
-  --ctl_->live;  // the old block goes; the count of live allocations is unchanged overall
-  ctl_->bytes_free += size;
+  put(ctl_->live, ctl_->live - 1);  // the old block goes; the count of live allocations is unchanged overall
+  put(ctl_->bytes_free, ctl_->bytes_free + size);
   release_range(off, size);
-  ++ctl_->reallocs_moved;
+  put(ctl_->reallocs_moved, ctl_->reallocs_moved + 1);
   return heap_ + moved + header_size;
 }
 
@@ -354,12 +424,12 @@ inline void SharedArena::release_range(std::uint64_t off, std::uint64_t size) no
   if (next < ctl_->heap_size && !block(next)->used()) {
     size += block(next)->size();
     unlink_free(next);
-    *block(next) = BlockHeader{0, 0};
+    clear_header(next);
   }
   const std::uint64_t prev_size = block(off)->prev_size;
   if (prev_size != 0 && !block(off - prev_size)->used()) {
     unlink_free(off - prev_size);
-    *block(off) = BlockHeader{0, 0};
+    clear_header(off);
     off -= prev_size;
     size += prev_size;
   }
@@ -368,27 +438,34 @@ inline void SharedArena::release_range(std::uint64_t off, std::uint64_t size) no
 }
 
 inline void SharedArena::set_block(std::uint64_t off, std::uint64_t size, bool used) noexcept {
-  block(off)->size_and_used = size | (used ? used_bit : 0);
-  if (off + size < ctl_->heap_size) block(off + size)->prev_size = size;
+  put(block(off)->size_and_used, size | (used ? used_bit : 0));
+  if (off + size < ctl_->heap_size) put(block(off + size)->prev_size, size);
+}
+
+inline void SharedArena::clear_header(std::uint64_t off) noexcept {
+  put(block(off)->size_and_used, 0);
+  put(block(off)->prev_size, 0);
 }
 
 inline void SharedArena::push_free(std::uint64_t off) noexcept {
   // LIFO: the block just freed is the warmest, and first fit finds it first.
-  *links(off) = FreeLinks{ctl_->free_head, none};
-  if (ctl_->free_head != none) links(ctl_->free_head)->prev = off;
-  ctl_->free_head = off;
-  ++ctl_->free_ranges;
+  const std::uint64_t head = ctl_->free_head;
+  put(links(off)->next, head);
+  put(links(off)->prev, none);
+  if (head != none) put(links(head)->prev, off);
+  put(ctl_->free_head, off);
+  put(ctl_->free_ranges, ctl_->free_ranges + 1);
 }
 
 inline void SharedArena::unlink_free(std::uint64_t off) noexcept {
   const FreeLinks l = *links(off);
   if (l.prev != none) {
-    links(l.prev)->next = l.next;
+    put(links(l.prev)->next, l.next);
   } else {
-    ctl_->free_head = l.next;
+    put(ctl_->free_head, l.next);
   }
-  if (l.next != none) links(l.next)->prev = l.prev;
-  --ctl_->free_ranges;
+  if (l.next != none) put(links(l.next)->prev, l.prev);
+  put(ctl_->free_ranges, ctl_->free_ranges - 1);
 }
 
 inline bool SharedArena::looks_like_block(std::uint64_t off) const noexcept {
@@ -413,6 +490,40 @@ inline SharedArena::BlockHeader* SharedArena::block(std::uint64_t off) const noe
 
 inline SharedArena::FreeLinks* SharedArena::links(std::uint64_t off) const noexcept {
   return reinterpret_cast<FreeLinks*>(heap_ + off + header_size);
+}
+
+// --- self-check ---------------------------------------------------------------------------------
+
+bool SharedArena::verify() const noexcept {
+  Guard guard(*this);
+  if (!guard.locked()) return false;
+  // Every block in address order: sane sizes, right boundary tags, never two free neighbours.
+  std::uint64_t off = 0, prev_size = 0, free_blocks = 0, free_bytes = 0, used_blocks = 0;
+  bool prev_free = false;
+  while (off < ctl_->heap_size) {
+    const BlockHeader& b = *block(off);
+    const std::uint64_t size = b.size();
+    if (size < min_block || size % alignment != 0 || size > ctl_->heap_size - off) return false;
+    if (b.prev_size != prev_size || (prev_free && !b.used())) return false;
+    if (b.used()) {
+      ++used_blocks;
+    } else {
+      ++free_blocks;
+      free_bytes += size;
+    }
+    prev_free = !b.used();
+    prev_size = size;
+    off += size;
+  }
+  // The free list: exactly the free blocks, each once, with back links that match.
+  std::uint64_t listed = 0, back = none;
+  for (off = ctl_->free_head; off != none; off = links(off)->next) {
+    if (++listed > free_blocks || !looks_like_block(off) || block(off)->used()) return false;
+    if (links(off)->prev != back) return false;
+    back = off;
+  }
+  return listed == free_blocks && free_blocks == ctl_->free_ranges && free_bytes == ctl_->bytes_free &&
+         used_blocks == ctl_->live;
 }
 
 }  // namespace mempool

@@ -242,7 +242,7 @@ TEST_CASE("FixedPool keeps all bookkeeping inside the given region as offsets") 
 
   // The same bytes at another address (another mapping of the same shared memory).
   std::vector<unsigned char> second(first);
-  FixedPool view(FixedPool::attach, second.data() + guard + 5);
+  FixedPool view(FixedPool::attach, second.data() + guard + 5, bytes + 16);
   CHECK(view.stats() == pool.stats());
   const std::ptrdiff_t shift = second.data() - first.data();
   auto moved = [&](void* p) { return static_cast<unsigned char*>(p) + shift; };
@@ -256,7 +256,92 @@ TEST_CASE("FixedPool keeps all bookkeeping inside the given region as offsets") 
   CHECK(pool.stats().in_use == 8);  // the original region did not change
 
   std::vector<unsigned char> unformatted(256, 0);
-  CHECK_THROWS_AS(FixedPool(FixedPool::attach, unformatted.data()), std::invalid_argument);
+  CHECK_THROWS_AS(FixedPool(FixedPool::attach, unformatted.data(), unformatted.size()), std::invalid_argument);
+}
+
+// attach reads a region another process wrote (or a stray pointer): every field and every link
+// is checked before the pool trusts any of it. Each corruption below would otherwise send alloc
+// or free outside the memory, or around a cycle forever.
+TEST_CASE("FixedPool attach refuses a region whose header or free list a FixedPool could not have written") {
+  const std::size_t bytes = FixedPool::region_size(32, 8);
+  std::vector<std::max_align_t> original(bytes / sizeof(std::max_align_t) + 1);
+  {
+    FixedPool pool(32, original.data(), bytes);
+    REQUIRE(pool.slice_count() == 8);
+    void* a = pool.alloc();
+    (void)pool.alloc();
+    REQUIRE(pool.free(a));  // a free list that is not in address order, one slice in use
+  }
+  CHECK_NOTHROW(FixedPool(FixedPool::attach, original.data(), bytes));
+  // Field offsets of the header (fixed_pool.hpp): magic, slice_size, slices_offset (u64), then
+  // slice_count, free_head, in_use, peak (u32), then the u64 counters allocs, frees, ...; the
+  // links (u32, one per slice) follow the header.
+  struct Corruption {
+    const char* what;
+    std::size_t offset;
+    std::uint64_t value;
+    int width;
+    const char* message;
+  };
+  const std::size_t header = 8 * 3 + 4 * 4 + 8 * 6;
+  const Corruption corruptions[] = {
+      {"magic", 0, 42, 8, "no FixedPool was formatted"},
+      {"slice size not a multiple of 16", 8, 40, 8, "slice size"},
+      {"slice size zero", 8, 0, 8, "slice size"},
+      {"slice size huge", 8, 0xfffffffffffffff0ull, 8, "slice size"},
+      {"slice size larger than the memory", 8, std::uint64_t{1} << 40, 8, "run past the end"},
+      {"slices offset", 16, 4096, 8, "not where the header says"},
+      {"slice count beyond the memory", 24, 1000, 4, "slices are not where"},
+      {"free head out of range", 28, 8, 4, "free list is broken"},
+      {"in use beyond the count", 32, 9, 4, "in-use counts"},
+      {"peak below in use", 36, 0, 4, "in-use counts"},
+      {"allocs disagree", 40, 100, 8, "alloc and free counts"},
+      {"a link out of range", header + 4 * 2, 77, 4, "points outside the pool"},
+      {"a free slice marked in use", header + 4 * 5, 0xfffffffe, 4, "marked in use disagree"},
+      {"a cycle in the free list", header + 4 * 7, 0, 4, "free list is broken"},
+  };
+  for (const Corruption& c : corruptions) {
+    INFO(c.what);
+    std::vector<std::max_align_t> copy(original);
+    auto* raw = reinterpret_cast<unsigned char*>(copy.data());
+    if (c.width == 8) {
+      std::memcpy(raw + c.offset, &c.value, 8);
+    } else {
+      const auto v = static_cast<std::uint32_t>(c.value);
+      std::memcpy(raw + c.offset, &v, 4);
+    }
+    try {
+      FixedPool view(FixedPool::attach, copy.data(), bytes);
+      FAIL("attach accepted a corrupted region");
+    } catch (const std::invalid_argument& e) {
+      CHECK_THAT(e.what(), Catch::Contains(c.message));
+    }
+  }
+  // A region that is whole but larger than the memory the caller says it has.
+  CHECK_THROWS_AS(FixedPool(FixedPool::attach, original.data(), bytes - 1), std::invalid_argument);
+  CHECK_THROWS_AS(FixedPool(FixedPool::attach, original.data(), 16), std::invalid_argument);
+}
+
+// A slice size near SIZE_MAX made the fitting arithmetic overflow into a loop of four billion
+// steps. It must answer at once: no slice fits. (The alarm turns a hang into a failure.)
+TEST_CASE("FixedPool over caller memory with a huge slice size answers at once with zero slices") {
+  const ChildOutcome out = run_in_child([] {
+    alarm(10);
+    alignas(16) unsigned char memory[4096];
+    // The claimed sizes go up to a large mapping's (16 GiB): with no slice fitting, only the
+    // header is written, so a 4 KiB buffer stands in for it.
+    for (const std::size_t bytes : {sizeof memory, std::size_t{16} << 30}) {
+      for (const std::size_t slice : {std::numeric_limits<std::size_t>::max() / 2 + 1,
+                                      std::numeric_limits<std::size_t>::max() - 3, std::numeric_limits<std::size_t>::max()}) {
+        FixedPool pool(slice, memory, bytes);
+        if (pool.slice_count() != 0 || pool.alloc() != nullptr) _exit(1);
+      }
+    }
+    _exit(0);
+  });
+  CHECK(WIFEXITED(out.status));
+  CHECK(WEXITSTATUS(out.status) == 0);
+  CHECK_THROWS_AS(FixedPool(std::numeric_limits<std::size_t>::max() / 2 + 1, 1), std::bad_alloc);
 }
 
 // Memory too small for even one slice gives a pool that refuses everything, not a crash.
@@ -266,6 +351,23 @@ TEST_CASE("FixedPool over memory too small for a slice has zero slices") {
   CHECK(pool.slice_count() == 0);
   CHECK(pool.alloc() == nullptr);
   CHECK(pool.stats().failed_exhausted == 1);
+  CHECK_NOTHROW(FixedPool(FixedPool::attach, memory.data(), FixedPool::region_size(256, 1) - 1));
+}
+
+// Too small for even the header (checked builds used to abort here): in every build, a pool of
+// zero slices whose header lives in the object, and not one byte written to the memory.
+TEST_CASE("FixedPool over memory too small for its header refuses every alloc and writes nothing") {
+  unsigned char memory[40];
+  std::memset(memory, 0xEE, sizeof memory);
+  FixedPool pool(16, memory, sizeof memory);
+  CHECK(pool.slice_count() == 0);
+  CHECK(pool.alloc() == nullptr);
+  CHECK(pool.alloc(8) == nullptr);
+  CHECK(pool.stats().failed_exhausted == 2);
+  CHECK(std::all_of(memory, memory + sizeof memory, [](unsigned char c) { return c == 0xEE; }));
+  CHECK_THROWS_AS(FixedPool(FixedPool::attach, memory, sizeof memory), std::invalid_argument);
+  FixedPool none(16, nullptr, 0);
+  CHECK(none.alloc() == nullptr);
 }
 
 // The server keeps its connection objects here: make/destroy must run constructors and
@@ -315,50 +417,6 @@ TEST_CASE("FixedPool destroy of a dead object does not run its destructor again"
   CHECK(pool.stats().double_frees == 1);
   if (!MEMPOOL_CHECKS) CHECK(WEXITSTATUS(out.status) == 0);
   if (MEMPOOL_CHECKS) CHECK(WTERMSIG(out.status) == SIGABRT);
-}
-
-// Random alloc/free orders (FIFO, LIFO, shuffled) against a set of live slices: no slice is
-// handed out twice and contents survive until freed.
-TEST_CASE("FixedPool random alloc and free never hands out a live slice") {
-  const std::uint64_t seed = mempool::test::test_seed(4242);
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
-  FixedPool pool(40, 64);
-  std::map<unsigned char*, unsigned char> live;
-  std::vector<unsigned char*> order;
-  std::uint64_t allocs = 0, frees = 0, failures = 0;
-  for (int step = 0; step < 50000; ++step) {
-    if (rng() % 100 < 55) {
-      auto* p = static_cast<unsigned char*>(pool.alloc(rng() % 49));
-      if (live.size() == 64) {
-        CHECK(p == nullptr);
-        ++failures;
-        continue;
-      }
-      REQUIRE(p != nullptr);
-      REQUIRE(live.count(p) == 0);
-      const auto fill = static_cast<unsigned char>(rng());
-      std::memset(p, fill, 40);
-      live[p] = fill;
-      order.push_back(p);
-      ++allocs;
-    } else if (!order.empty()) {
-      const std::size_t pick = rng() % 3 == 0 ? 0 : (rng() % 2 ? order.size() - 1 : rng() % order.size());
-      unsigned char* p = order[pick];
-      order.erase(order.begin() + static_cast<std::ptrdiff_t>(pick));
-      for (int i = 0; i < 40; ++i) REQUIRE(p[i] == live[p]);
-      REQUIRE(pool.free(p));
-      live.erase(p);
-      ++frees;
-    }
-  }
-  const FixedPool::Stats s = pool.stats();
-  CHECK(s.allocs == allocs);
-  CHECK(s.frees == frees);
-  CHECK(s.failed_exhausted == failures);
-  CHECK(s.in_use == live.size());
-  CHECK(s.peak == 64);
-  for (auto& [p, fill] : live) CHECK(pool.free(p));
 }
 
 // A connection object used after it was destroyed must be caught in ASan builds (heap regions;

@@ -1,12 +1,19 @@
+#include <mempool/detail/crash_point.hpp>
 #include <mempool/global_arena.hpp>
+#include <mempool/shared_arena.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +22,7 @@
 #include "support/seed.hpp"
 
 using mempool::GlobalArena;
+using mempool::SharedArena;
 
 namespace {
 
@@ -282,4 +290,147 @@ TEST_CASE("allocations from several threads at once are intact and never overlap
   CHECK(s.allocations == all.size());
   CHECK(s.bytes_used == bytes);
   CHECK(s.failures == 0);
+}
+
+// --- shared arenas (Swoole's shared MemoryGlobal): page list and cursor inside a SharedArena ---
+
+namespace {
+
+bool exited_zero(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+/// What a child leaves for the parent: strings it wrote into the shared arena.
+struct Written {
+  static constexpr int count = 200;
+  const char* text[count];
+  std::size_t size[count];
+};
+
+}  // namespace
+
+// A master loads its configuration into a shared arena and forks workers that add to it: what one
+// process writes every other reads, at the same address, and the counters are the same for all.
+TEST_CASE("A shared GlobalArena serves forked children that each add to it") {
+  constexpr int children = 3;
+  SharedArena backing(std::size_t{4} << 20);
+  GlobalArena arena(backing, {.page_size = small_page});
+  CHECK(arena.shared());
+  const std::string_view before_fork = arena.strdup("listen 127.0.0.1:8080");
+  auto* written = static_cast<Written*>(backing.calloc(sizeof(Written) * children));
+  REQUIRE(written != nullptr);
+  std::vector<pid_t> pids;
+  for (int c = 0; c < children; ++c) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      if (before_fork != "listen 127.0.0.1:8080") _exit(2);
+      for (int i = 0; i < Written::count; ++i) {
+        // Now and then larger than a page: a dedicated page, also from the SharedArena.
+        const std::string_view text =
+            i % 50 == 7 ? arena.format("{:>6000}", c * 1000 + i) : arena.format("child {} line {}", c, i);
+        if (text.data() == nullptr) _exit(3);
+        written[c].text[i] = text.data();
+        written[c].size[i] = text.size();
+      }
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(exited_zero(status));
+  }
+  struct Span {
+    const char* p;
+    std::size_t n;
+  };
+  std::vector<Span> spans{{before_fork.data(), before_fork.size() + 1}};
+  for (int c = 0; c < children; ++c) {
+    for (int i = 0; i < Written::count; ++i) {
+      const std::string_view text(written[c].text[i], written[c].size[i]);
+      const std::string expected = i % 50 == 7 ? fmt::format("{:>6000}", c * 1000 + i) : fmt::format("child {} line {}", c, i);
+      REQUIRE(text == expected);
+      spans.push_back({text.data(), text.size() + 1});
+    }
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.p < b.p; });
+  for (std::size_t i = 1; i < spans.size(); ++i) REQUIRE(spans[i - 1].p + spans[i - 1].n <= spans[i].p);
+  const GlobalArena::Stats s = arena.stats();
+  CHECK(s.allocations == 1 + children * Written::count);
+  CHECK(s.oversize_pages == children * 4);
+  CHECK(s.failures == 0);
+  CHECK(backing.free(written));
+}
+
+// The pages go back to the SharedArena with the creating process's object, never with a child's.
+TEST_CASE("A shared GlobalArena gives its pages back when the creating process destroys it") {
+  SharedArena backing(std::size_t{1} << 20);
+  {
+    GlobalArena arena(backing, {.page_size = small_page});
+    for (int i = 0; i < 20; ++i) REQUIRE(arena.alloc(1000) != nullptr);
+    REQUIRE(arena.alloc(3 * small_page) != nullptr);
+    const std::size_t held = backing.capacity() - backing.available();
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      arena.~GlobalArena();  // a child's copy going away
+      _exit(backing.capacity() - backing.available() == held ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(exited_zero(status));
+  }
+  CHECK(backing.available() == backing.capacity());
+  SharedArena tiny(4096);
+  std::vector<std::unique_ptr<GlobalArena>> arenas;  // each takes a few bytes for its state
+  CHECK_THROWS_AS(([&] { for (;;) arenas.push_back(std::make_unique<GlobalArena>(tiny)); })(), std::bad_alloc);
+  REQUIRE_FALSE(arenas.empty());
+  CHECK(arenas.front()->alloc(100) == nullptr);  // no room for a page either: nullptr, counted
+  CHECK(arenas.front()->stats().failures == 1);
+}
+
+// DESIGN §3.8's rule for shared state: a process killed at any point inside a shared arena's call
+// leaves it whole. Each change of the page list and the cursor is one store; the child dies after
+// each in turn, and the arena must keep serving, and give every page back at the end.
+TEST_CASE("A shared GlobalArena stays whole when a process dies at any point of an allocation") {
+  for (const std::size_t request : {std::size_t{100}, std::size_t{3000}, std::size_t{3 * small_page}}) {
+    for (int k = 1;; ++k) {
+      INFO("request " << request << ", killed at point " << k);
+      SharedArena backing(std::size_t{1} << 20);
+      bool completed = false;
+      {
+        GlobalArena arena(backing, {.page_size = small_page});
+        auto* first = static_cast<char*>(arena.alloc(2000));  // the current page: half full
+        std::memset(first, 'f', 2000);
+        const pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+          static int countdown;
+          countdown = k;
+          mempool::detail::crash_point_hook = [] {
+            if (--countdown == 0) raise(SIGKILL);
+          };
+          (void)arena.alloc(request);
+          _exit(0);
+        }
+        int status = 0;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        completed = WIFEXITED(status);
+        REQUIRE((completed || WTERMSIG(status) == SIGKILL));
+        CHECK(backing.verify());
+        for (int i = 0; i < 10; ++i) {  // the arena carries on: new memory never overlaps old
+          auto* p = static_cast<char*>(arena.alloc(request));
+          REQUIRE(p != nullptr);
+          CHECK((p >= first + 2000 || p + request <= first));
+          std::memset(p, 'x', request);
+        }
+        CHECK(std::all_of(first, first + 2000, [](char c) { return c == 'f'; }));
+      }
+      CHECK(backing.available() == backing.capacity());  // every page was listed, and given back
+      if (completed) {
+        CHECK(k > 1);  // the allocation did pass crash points
+        break;
+      }
+    }
+  }
 }

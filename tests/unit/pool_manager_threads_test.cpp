@@ -6,14 +6,21 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "support/child_process.hpp"
+
 using mempool::BlockAllocator;
 using mempool::Pool;
 using mempool::PoolManager;
+using mempool::test::ChildOutcome;
+using mempool::test::run_in_child;
 
 namespace {
 
@@ -133,4 +140,131 @@ TEST_CASE("per-thread managers recycle independently") {
   for (auto& r : reactors) r.join();
   CHECK(failures == 0);
   CHECK(reused == 4 * 1999);
+}
+
+// Issue 9: a release that raced with stop() could queue its pool after the background thread had
+// emptied the queue and left: never recycled, never destroyed, counted outstanding forever (and
+// leaked). Releases now see the manager stopped in the same step that tells the thread to finish.
+TEST_CASE("deferred mode: releases racing with stop() strand no pool") {
+  constexpr int threads = 3;
+  constexpr int per_thread = 300;
+  for (int round = 0; round < 20; ++round) {
+    INFO("round " << round);
+    PoolManager manager({.deferred = true});
+    std::vector<std::vector<PoolManager::Handle>> handles(threads);
+    for (auto& mine : handles) {
+      for (int i = 0; i < per_thread; ++i) mine.push_back(manager.acquire("racing"));
+    }
+    std::atomic<int> ready{0};
+    std::atomic<int> released{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> releasers;
+    for (int t = 0; t < threads; ++t) {
+      releasers.emplace_back([&, t] {
+        ++ready;
+        while (!go) std::this_thread::yield();
+        for (auto& h : handles[static_cast<std::size_t>(t)]) {
+          h.release();
+          ++released;
+        }
+      });
+    }
+    while (ready < threads) std::this_thread::yield();
+    go = true;
+    while (released < threads * per_thread / 4) std::this_thread::yield();  // stop while releases pour in
+    manager.stop();
+    for (auto& r : releasers) r.join();
+    const auto s = manager.stats();
+    REQUIRE(s.outstanding == 0);
+    REQUIRE(s.released == threads * per_thread);
+    REQUIRE(s.destroyed == s.created);
+    REQUIRE(s.idle == 0);
+  }
+}
+
+// Issue 9: reclaim() skipped the pools released on other threads unless the owner called it, so
+// a manager reclaimed by another thread (the main thread, after a reactor ended) kept them.
+TEST_CASE("reclaim on a thread that is not the owner takes in pools released elsewhere") {
+  PoolManager manager;
+  auto handle = manager.acquire("elsewhere");
+  REQUIRE(handle->alloc(3000) != nullptr);
+  std::thread([&] { handle.release(); }).join();
+  CHECK(manager.stats().outstanding == 1);  // released, not yet taken in: still counted
+  std::thread([&] { manager.reclaim(); }).join();
+  const auto s = manager.stats();
+  CHECK(s.outstanding == 0);
+  CHECK(s.released == 1);
+  CHECK(s.foreign_releases == 1);
+  CHECK(s.destroyed == 1);
+  CHECK(s.idle == 0);
+}
+
+// Issue 9: the same for destruction: a manager destroyed away from its owner leaked the pools
+// released elsewhere and reported them as outstanding.
+TEST_CASE("a manager destroyed on a thread that is not the owner leaks no pool released elsewhere") {
+  const ChildOutcome out = run_in_child([] {
+    auto* manager = new PoolManager;
+    auto handle = manager->acquire("elsewhere");
+    std::thread([&] { handle.release(); }).join();
+    std::thread([&] { delete manager; }).join();
+    _exit(0);
+  });
+  CHECK(WIFEXITED(out.status));
+  CHECK(out.stderr_text.find("outstanding") == std::string::npos);
+}
+
+// drain() is what makes a deferred manager's counters exact at a point of the caller's choosing.
+TEST_CASE("drain waits until the background thread has recycled every released pool") {
+  PoolManager manager({.deferred = true});
+  std::vector<PoolManager::Handle> handles;
+  for (int i = 0; i < 100; ++i) handles.push_back(manager.acquire());
+  std::vector<Pool*> pools;
+  for (auto& h : handles) pools.push_back(h.get());
+  handles.clear();
+  manager.drain();
+  const auto s = manager.stats();
+  CHECK(s.released == 100);
+  CHECK(s.outstanding == 0);
+  CHECK(s.idle == 100);
+  auto again = manager.acquire();
+  CHECK(again.get() == pools.back());  // the last recycled: the most recently released, queue order
+}
+
+namespace {
+std::string outstanding_report(const PoolManager& manager) {
+  char* text = nullptr;
+  std::size_t size = 0;
+  std::FILE* out = open_memstream(&text, &size);
+  manager.report_outstanding(out);
+  std::fclose(out);
+  std::string report(text, size);
+  std::free(text);
+  return report;
+}
+}  // namespace
+
+// Found by the model test: a pool released on another thread was pushed on the foreign-release
+// list through the same link that chained it into the outstanding list, cutting that list: the
+// leak report lost every pool behind it, and taking the pool in unlinked the wrong neighbours.
+TEST_CASE("a pool released on another thread leaves the outstanding list whole") {
+  PoolManager manager;
+  auto a = manager.acquire("pool-a");
+  auto b = manager.acquire("pool-b");
+  auto c = manager.acquire("pool-c");  // the list: c, b, a
+  std::thread([&] { b.release(); }).join();
+  std::string report = outstanding_report(manager);  // b is outstanding until taken in
+  CHECK(report.find("pool-a") != std::string::npos);
+  CHECK(report.find("pool-b") != std::string::npos);
+  CHECK(report.find("pool-c") != std::string::npos);
+  auto d = manager.acquire("pool-d");  // takes b in
+  report = outstanding_report(manager);
+  CHECK(report.find("pool-a") != std::string::npos);
+  CHECK(report.find("pool-b") == std::string::npos);
+  CHECK(report.find("pool-c") != std::string::npos);
+  CHECK(report.find("pool-d") != std::string::npos);
+  a.release();
+  c.release();
+  d.release();
+  CHECK(manager.stats().outstanding == 0);
+  CHECK(outstanding_report(manager).empty());
 }

@@ -15,64 +15,16 @@
 #include <vector>
 
 #include "mempool/detail/align.hpp"
+#include "model/small_object_model.hpp"
 #include "support/seed.hpp"
 
 using mempool::SmallObjectAllocator;
 using mempool::SmallObjectStats;
+using mempool::test::HandlerScript;
+using mempool::test::scripted_handler;
+using mempool::test::TestSource;
 
 namespace {
-
-// A MemorySource that records every request and refuses on demand, so the fallbacks run exactly
-// when a test wants them to.
-class TestSource final : public mempool::MemorySource {
- public:
-  std::vector<std::size_t> requests;  ///< every size asked of allocate(), refused or not
-  int refusals = 0;                   ///< refuse this many requests next; -1 refuses all
-  std::size_t live_bytes = 0;         ///< handed out and not given back
-  int reallocations = 0;
-
-  TestSource() { requests.reserve(1024); }
-
-  void* allocate(std::size_t bytes) noexcept override {
-    requests.push_back(bytes);
-    if (refuse()) return nullptr;
-    live_bytes += bytes;
-    return std::malloc(bytes);
-  }
-  void deallocate(void* p, std::size_t bytes) noexcept override {
-    live_bytes -= bytes;
-    std::free(p);
-  }
-  void* reallocate(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept override {
-    ++reallocations;
-    if (refuse()) return nullptr;
-    void* q = std::realloc(p, new_bytes);
-    if (q != nullptr) live_bytes = live_bytes - old_bytes + new_bytes;
-    return q;
-  }
-
- private:
-  bool refuse() noexcept {
-    if (refusals == 0) return false;
-    if (refusals > 0) --refusals;
-    return true;
-  }
-};
-
-// What an out-of-memory handler did, and when it should stop the source refusing or give up.
-struct HandlerScript {
-  TestSource* source = nullptr;
-  int calls = 0;
-  int release_memory_at = 0;  ///< at this call, the source stops refusing
-  int give_up_at = 0;         ///< at this call, the handler removes itself
-};
-
-void scripted_handler(SmallObjectAllocator& allocator, void* context) {
-  auto* script = static_cast<HandlerScript*>(context);
-  ++script->calls;
-  if (script->calls == script->release_memory_at) script->source->refusals = 0;
-  if (script->calls == script->give_up_at) allocator.set_oom_handler({});
-}
 
 std::size_t free_list_bytes(const SmallObjectStats& s) {
   std::size_t bytes = 0;
@@ -426,74 +378,6 @@ TEST_CASE("destruction gives every chunk back to the source") {
     CHECK(a.stats().chunks > 1);
   }
   CHECK(source.live_bytes == 0);
-}
-
-// Random traffic, with the source refusing now and then, checked against a model of what is live:
-// contents intact, no overlap, and every byte of every chunk accounted for.
-TEST_CASE("random allocations and reallocations and frees match a model") {
-  const std::uint64_t seed = mempool::test::test_seed(0xa110c);
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
-  TestSource source;
-  HandlerScript script{.source = &source};
-  auto release_memory = [](SmallObjectAllocator&, void* context) {
-    static_cast<HandlerScript*>(context)->source->refusals = 0;
-  };
-  SmallObjectAllocator a({.source = &source, .oom_handler = {release_memory, &script}});
-
-  struct Live {
-    char* p;
-    std::size_t n;
-    unsigned char fill;
-  };
-  std::vector<Live> live;
-  auto random_size = [&] { return rng() % 5 == 0 ? 129 + rng() % 600 : rng() % 129; };
-  auto intact = [](const Live& l) {
-    return std::all_of(l.p, l.p + l.n, [&](char c) { return static_cast<unsigned char>(c) == l.fill; });
-  };
-  auto footprint = [](std::size_t n) { return n <= 128 ? SmallObjectAllocator::size_class(n) : n; };
-
-  for (int step = 0; step < 20000; ++step) {
-    if (rng() % 40 == 0) source.refusals = static_cast<int>(rng() % 3);
-    const auto op = rng() % 10;
-    if (live.empty() || op < 5) {
-      const std::size_t n = random_size();
-      Live l{as_bytes(a.allocate(n)), n, static_cast<unsigned char>(rng())};
-      REQUIRE(mempool::detail::is_aligned(l.p, n <= 128 ? 8 : alignof(std::max_align_t)));
-      std::memset(l.p, l.fill, n);
-      live.push_back(l);
-    } else {
-      const std::size_t i = rng() % live.size();
-      Live& l = live[i];
-      REQUIRE(intact(l));
-      if (op < 8) {
-        a.deallocate(l.p, l.n);
-        l = live.back();
-        live.pop_back();
-      } else {
-        const std::size_t n = random_size();
-        l.p = as_bytes(a.reallocate(l.p, l.n, n));
-        l.n = std::min(l.n, n);
-        REQUIRE(intact(l));
-        l.n = n;
-        std::memset(l.p, l.fill, n);
-      }
-    }
-    if (step % 1000 == 999) {
-      std::sort(live.begin(), live.end(), [](const Live& x, const Live& y) { return x.p < y.p; });
-      for (std::size_t i = 1; i < live.size(); ++i) REQUIRE(live[i - 1].p + footprint(live[i - 1].n) <= live[i].p);
-      std::size_t small_bytes = 0;
-      std::size_t large_bytes = 0;
-      for (const Live& l : live) (l.n <= 128 ? small_bytes : large_bytes) += footprint(l.n);
-      const SmallObjectStats s = a.stats();
-      CHECK(s.heap_bytes == large_bytes);
-      CHECK(s.chunk_bytes ==
-            s.chunks * SmallObjectAllocator::chunk_header_size + s.chunk_left + free_list_bytes(s) + small_bytes);
-    }
-  }
-  for (const Live& l : live) a.deallocate(l.p, l.n);
-  CHECK(a.stats().heap_bytes == 0);
-  CHECK(source.live_bytes == a.stats().chunk_bytes);
 }
 
 // The STL adaptor's reason to exist: a list's nodes come from the free lists, not from malloc.

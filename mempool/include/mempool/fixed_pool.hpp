@@ -9,10 +9,17 @@
 /// call when the region is shared (SharedArena::lock() serves). Lifetime: the pool must outlive
 /// its slices; caller memory must outlive the pool and is never freed by it.
 ///
+/// Caller memory too small. Memory that holds the header but no slice gives a pool of zero slices;
+/// memory too small for even the header gives one whose header lives in the object (nothing is
+/// written to the memory, and attach finds nothing there). Either way every alloc fails, counted,
+/// in every build: a size the caller got wrong is an answer, not a crash.
+///
 /// Double free policy: free() of a slice that is not allocated, or of a pointer that is not the
 /// start of a slice, changes nothing, counts the event in the stats (inside the region) and
 /// returns false in every build; checked builds (MEMPOOL_EXPECT) then abort with a message.
 /// Allocation failure policy: nullptr (pool exhausted, or a request larger than a slice).
+/// attach() trusts nothing it reads: a region whose header or free list is not one a FixedPool
+/// could have written is refused with std::invalid_argument.
 #pragma once
 
 #include <cstddef>
@@ -54,12 +61,15 @@ class FixedPool {
   /// Owns a heap region of exactly `slice_count` slices of at least `slice_size` bytes.
   /// Throws std::bad_alloc if the heap refuses it or the size overflows.
   FixedPool(std::size_t slice_size, std::size_t slice_count);
-  /// Formats [memory, memory + bytes) with as many slices as fit (maybe none: every alloc then
-  /// fails). The start is rounded up to `alignment`. Nothing is written outside the range.
+  /// Formats [memory, memory + bytes) with as many slices as fit (maybe none: see "Caller memory
+  /// too small" above). The start is rounded up to `alignment`. Nothing is written outside the
+  /// range. O(slices fitted): a huge slice_size fits none and costs nothing.
   FixedPool(std::size_t slice_size, void* memory, std::size_t bytes) noexcept;
-  /// A view of a region formatted by another FixedPool at `memory`, maybe at another address
-  /// (another mapping of the same shared memory). Throws std::invalid_argument if there is none.
-  FixedPool(Attach, void* memory);
+  /// A view of the region [memory, memory + bytes) that another FixedPool formatted, maybe at
+  /// another address (another mapping of the same shared memory). Checks every field and the
+  /// whole free list first (O(slices)), with the region's lock held if it is shared; throws
+  /// std::invalid_argument naming what is wrong if it is not a FixedPool that fits the range.
+  FixedPool(Attach, void* memory, std::size_t bytes);
   ~FixedPool();
   FixedPool(const FixedPool&) = delete;
   FixedPool& operator=(const FixedPool&) = delete;
@@ -122,6 +132,7 @@ class FixedPool {
 
   static std::size_t links_end(std::size_t slice_count) noexcept;
   static std::size_t slices_that_fit(std::size_t slice_size, std::size_t bytes) noexcept;
+  static const char* invalid_region(const char* start, std::size_t bytes) noexcept;
   void format(char* start, std::size_t slice_size, std::size_t slice_count) noexcept;
   void bind(char* start) noexcept;
   void* alloc_failed() noexcept;

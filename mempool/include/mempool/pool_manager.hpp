@@ -5,15 +5,24 @@
 /// pool and keeps it for the next acquire, up to `max_idle` pools and `max_idle_bytes` of their
 /// blocks; beyond that the pool is destroyed. So connections come and go without the heap.
 ///
-/// Thread safety. Immediate mode (default): acquire() on the owner thread only (the constructing
-/// thread, one manager per reactor), no locks. A handle may be released on any thread: the pool
-/// is reset there (its cleanups run on the releasing thread) and handed back through a lock-free
-/// list the owner takes at its next acquire. Deferred mode (FreeSWITCH's pool thread): released
-/// pools run their cleanups on the releasing thread, then go to a bounded queue that a background
-/// thread resets and recycles; a full queue falls back to doing it on the releasing thread.
-/// Deferred mode takes a mutex on acquire and release.
+/// Thread safety. Immediate mode (default): the manager belongs to its owner thread (the
+/// constructing thread, one manager per reactor; adopt_current_thread() moves it) and takes no
+/// locks, so every call except a handle's release is made on the owner, or on another thread only
+/// while the owner makes none (the main thread reclaiming or destroying a reactor's manager after
+/// the reactor's thread ended). A handle may be released on any thread at any time: the pool is
+/// reset there (its cleanups run on the releasing thread) and handed back through a lock-free
+/// list that the next acquire(), reclaim(), drain() or stop() takes in, whichever thread makes it.
+/// Deferred mode (FreeSWITCH's pool thread): every call from any thread; released pools run their
+/// cleanups on the releasing thread, then go to a bounded queue that a background thread resets
+/// and recycles; a full queue falls back to doing it on the releasing thread. Deferred mode takes
+/// a mutex on every call.
 /// Lifetime: every handle must be released before the manager dies; a manager that dies with
 /// pools outstanding reports them (tags, and their allocation sites in MEMPOOL_DEBUG builds).
+/// stop() (which the destructor calls) settles every pool released so far, and a release after it
+/// destroys its pool (one released on another thread in immediate mode once taken in, at the
+/// latest by the destructor): none is left queued or unclaimed to leak or stay counted outstanding.
+/// Failure policy: acquire() returns an empty handle when a new pool cannot be allocated; no other
+/// call fails.
 #pragma once
 
 #include <atomic>
@@ -48,13 +57,13 @@ struct PoolManagerOptions {
 struct PoolManagerStats {
   std::uint64_t created = 0;     ///< pools built
   std::uint64_t reused = 0;      ///< acquires served from the idle list
-  std::uint64_t released = 0;    ///< handles given back (counted once the pool is back)
+  std::uint64_t released = 0;    ///< handles given back (immediate mode, released on another thread: once the owner takes the pool in)
   std::uint64_t destroyed = 0;   ///< pools deleted: over the caps, trimmed, reclaimed or at stop
   std::uint64_t foreign_releases = 0;   ///< released on a thread other than the owner
   std::uint64_t deferred_fallbacks = 0; ///< deferred mode: queue full, recycled by the releaser
   std::size_t idle = 0;          ///< pools waiting for reuse
   std::size_t idle_bytes = 0;    ///< block bytes they hold
-  std::size_t outstanding = 0;   ///< acquired and not yet back: a leak detector for the server
+  std::size_t outstanding = 0;   ///< acquired and not yet given back (as `released`): a leak detector for the server
   bool operator==(const PoolManagerStats&) const = default;
 };
 
@@ -108,13 +117,19 @@ class PoolManager {
   /// Joins the background thread, recycles what was queued, destroys the idle pools. Afterwards
   /// releases destroy their pools. Idempotent; the destructor calls it.
   void stop() noexcept;
+  /// Settles what releases started: immediate mode takes in the pools released on other threads;
+  /// deferred mode waits until the background thread has recycled every queued pool. Afterwards
+  /// stats() counts every handle released before the call. For an orderly report, and for tests.
+  void drain() noexcept;
 
   Stats stats() const noexcept;
   BlockAllocator& block_allocator() const noexcept { return *allocator_; }
   /// Makes the calling thread the owner, and of the manager's own allocator too (a manager built
   /// on one thread for another: a reactor's, say). Only while no pool is out.
   void adopt_current_thread() noexcept;
-  /// Writes one line per outstanding pool (and its live allocations) to `out`.
+  /// Writes one line per outstanding pool (and its live allocations) to `out`. It reads those
+  /// pools: in immediate mode no handle may be in the middle of a release on another thread
+  /// meanwhile (it is meant for shutdown, as the destructor uses it).
   void report_outstanding(std::FILE* out) const noexcept;
 
  private:
@@ -148,10 +163,12 @@ class PoolManager {
   std::atomic<Slot*> foreign_releases_{nullptr};  ///< immediate mode: reset pools from other threads
 
   mutable std::mutex mutex_;         ///< deferred mode: guards everything above
-  std::condition_variable wake_;
+  std::condition_variable wake_;     ///< deferred mode: wakes the thread (a pool queued, or stop)
+  std::condition_variable drained_;  ///< deferred mode: the queue is empty and nothing is being recycled
   std::vector<Slot*> queue_;         ///< deferred mode: a ring of released pools for the thread
   std::size_t queue_head_ = 0;       ///< index of the oldest queued pool
   std::size_t queue_size_ = 0;
+  bool recycling_ = false;           ///< the thread is recycling a pool it took off the queue
   bool thread_stopping_ = false;
   std::thread thread_;
 };
@@ -162,7 +179,10 @@ struct PoolManager::Slot {
   Pool pool;
   PoolManager* manager;
   Slot* prev = nullptr;         ///< outstanding list
-  Slot* next = nullptr;         ///< outstanding, idle or foreign-release list
+  Slot* next = nullptr;         ///< outstanding or idle list
+  /// The foreign-release list: apart from `next`, because a pool released on another thread stays
+  /// on the outstanding list until the owner takes it in.
+  Slot* next_released = nullptr;
   std::size_t idle_bytes = 0;   ///< block bytes it held when it went idle
 };
 
