@@ -13,8 +13,9 @@
 
 #include <mempool/pool.hpp>
 
+#include "model/request_parser_model.hpp"
+
 using mempool::Pool;
-using mempool::PoolOptions;
 using mempool::server::Limits;
 using mempool::server::RequestParser;
 using namespace std::string_literals;
@@ -22,26 +23,7 @@ using namespace std::string_literals;
 namespace {
 
 using State = RequestParser::State;
-
-// What a parse produced, copied out of the buffer and the pool so it can be compared.
-struct Parsed {
-  State state = State::need_more;
-  int status = 0;  ///< error_status() when failed
-  std::string method_name, target, path, query, body;
-  unsigned major = 0, minor = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
-  bool keep_alive = false;
-  std::size_t message_end = 0;
-
-  bool operator==(const Parsed&) const = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const Parsed& p) {
-  os << "{state " << static_cast<int>(p.state) << " status " << p.status << " " << p.method_name << " "
-     << p.target << " HTTP/" << p.major << "." << p.minor << " headers " << p.headers.size() << " body "
-     << p.body.size() << "B end " << p.message_end << "}";
-  return os;
-}
+using mempool::test::parser_model::Parsed;
 
 Limits test_limits() {
   Limits limits;
@@ -58,55 +40,10 @@ mempool::http::Request request_of(const RequestParser& parser, const char* buffe
   return req;
 }
 
-Parsed capture(const RequestParser& parser, State state, const char* buffer) {
-  Parsed p;
-  p.state = state;
-  if (state == State::failed) p.status = parser.error_status();
-  if (state != State::complete) return p;
-  const mempool::http::Request req = request_of(parser, buffer);
-  p.method_name = req.method_name;
-  p.target = req.target;
-  p.path = req.path;
-  p.query = req.query;
-  p.body = req.body;
-  p.major = req.version_major;
-  p.minor = req.version_minor;
-  for (const auto& h : req.headers) p.headers.emplace_back(h.name, h.value);
-  p.keep_alive = req.keep_alive;
-  p.message_end = parser.message_end();
-  return p;
-}
-
-// Feeds `text` as a stream cut at `cuts` (increasing offsets; text.size() is added), into a
-// fresh copy of the bytes at every call, as the server's buffer may move when it grows. Each
-// message that completes is captured and its leftover bytes start the next, as in the server.
-// Ends with the state the last bytes left (need_more, or the failure).
+// (tests/model/request_parser_model.hpp: the stream cut at `cuts`, each message captured.)
 std::vector<Parsed> parse_stream(std::string_view text, std::vector<std::size_t> cuts,
                                  const Limits& limits = test_limits(), std::size_t pool_capacity = 0) {
-  cuts.push_back(text.size());
-  std::vector<Parsed> out;
-  Pool pool(PoolOptions{.capacity = pool_capacity});
-  RequestParser parser(limits);
-  parser.start(pool);
-  std::size_t begin = 0;  // where the current message starts in `text`
-  std::size_t fed = 0;    // bytes of `text` read so far
-  for (const std::size_t cut : cuts) {
-    if (cut <= fed) continue;
-    fed = cut;
-    for (;;) {
-      const std::string buffer(text.substr(begin, fed - begin));  // a fresh address each call
-      const State state = parser.parse(buffer.data(), buffer.size());
-      if (state == State::need_more) break;
-      out.push_back(capture(parser, state, buffer.data()));
-      if (state == State::failed) return out;
-      begin += parser.message_end();
-      pool.reset();
-      parser.start(pool);
-      if (begin == fed) break;
-    }
-  }
-  out.push_back(Parsed{});  // need_more: what is left waits for more bytes
-  return out;
+  return mempool::test::parser_model::parse_stream(text, std::move(cuts), limits, pool_capacity);
 }
 
 std::vector<Parsed> whole(std::string_view text, const Limits& limits = test_limits()) {
