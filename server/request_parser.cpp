@@ -19,10 +19,12 @@ std::string_view trim(std::string_view s) noexcept {
 
 // Transfer-Encoding of a request, over all its lines as one list (RFC 9110 §5.3): the last
 // coding must be chunked, applied once, or the body has no framing we can trust (400: the
-// smuggling shapes); a coding before it (gzip, ...) is one we do not decode (501).
+// smuggling shapes, an empty field among them); a coding before it (gzip, ...) is one we do not
+// decode (501).
 class TransferEncodingScan {
  public:
   void add(std::string_view value) noexcept {
+    present_ = true;
     while (!value.empty()) {
       const auto comma = value.find(',');
       const std::string_view token = trim(value.substr(0, comma));
@@ -34,14 +36,16 @@ class TransferEncodingScan {
   }
   /// 0 when acceptable (or absent), else the status to refuse with.
   int refusal() const noexcept {
-    if (tokens_ == 0) return 0;
-    if (!iequals(last_, "chunked") || chunked_before_last_) return 400;
+    if (!present_) return 0;
+    if (tokens_ == 0 || !iequals(last_, "chunked") || chunked_before_last_) return 400;
     return tokens_ > 1 ? 501 : 0;
   }
+  bool present() const noexcept { return present_; }
 
  private:
   std::string_view last_;
   int tokens_ = 0;
+  bool present_ = false;
   bool chunked_before_last_ = false;
 };
 
@@ -361,6 +365,9 @@ int RequestParser::check_head() noexcept {
     return fail(status, status == 400 ? "transfer coding not ending in chunked" : "unsupported transfer coding");
   }
   chunked_ = (parser_.flags & F_CHUNKED) != 0;
+  // The framing is llhttp's: a Transfer-Encoding we accept that it does not read as chunked
+  // would let the two disagree on where the body ends.
+  if (transfer_encoding.present() && !chunked_) return fail(400, "Transfer-Encoding not read as chunked");
   if (parser_.flags & F_CONTENT_LENGTH) {
     content_length_ = parser_.content_length;
     if (content_length_ > limits_->max_body_bytes) return fail(413, "body larger than allowed");

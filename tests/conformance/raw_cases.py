@@ -221,6 +221,7 @@ CASES: list[Case] = [
          accept=(answer(CLOSE, 400, 501),)),
     case("Transfer-Encoding and a second one with a junk value",
          post(CHUNKED, "Transfer-Encoding: x", body=BODY), accept=(answer(CLOSE, 400, 501),)),
+    case("Transfer-Encoding empty", post("Transfer-Encoding:", body=BODY), accept=(answer(CLOSE, 400, 501),)),
     case("Transfer-Encoding with a NUL", post("Transfer-Encoding: chunked\x00", body=BODY),
          accept=(answer(CLOSE, 400, 501),)),
 
