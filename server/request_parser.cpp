@@ -146,7 +146,7 @@ void RequestParser::start(Pool& pool) noexcept {
   error_status_ = 0;
   error_reason_ = "";
   milestone_ = Milestone::none;
-  in_value_ = url_done_ = headers_done_ = message_done_ = chunked_ = expect_continue_ = false;
+  in_value_ = url_done_ = headers_done_ = message_done_ = chunked_ = expect_continue_ = keep_alive_ = false;
 }
 
 RequestParser::State RequestParser::parse(const char* buffer, std::size_t filled) noexcept {
@@ -373,6 +373,11 @@ int RequestParser::check_head() noexcept {
     if (content_length_ > limits_->max_body_bytes) return fail(413, "body larger than allowed");
   }
   if (!chunked_ && content_length_ == 0) expect_continue_ = false;  // no body to wait for
+  // Decided by the head alone: llhttp also reads Connection in trailers, which may not control
+  // the connection (RFC 9110 §6.5.1). Connection is a token list: "keep-alive, close" closes, in
+  // HTTP/1.0 too (llhttp's own answer lets keep-alive win there).
+  keep_alive_ = llhttp_should_keep_alive(&parser_) != 0 && parser_.upgrade == 0 &&
+                (parser_.flags & F_CONNECTION_CLOSE) == 0;
   return 0;
 }
 
@@ -433,10 +438,7 @@ bool RequestParser::request(const char* buffer, http::Request& req) const noexce
   req.query = question == std::string_view::npos ? std::string_view{} : origin.substr(question + 1);
   req.version_major = parser_.http_major;
   req.version_minor = parser_.http_minor;
-  // Connection is a token list: "keep-alive, close" closes, in HTTP/1.0 too (llhttp's own answer
-  // lets keep-alive win there).
-  req.keep_alive = llhttp_should_keep_alive(&parser_) != 0 && parser_.upgrade == 0 &&
-                   (parser_.flags & F_CONNECTION_CLOSE) == 0;
+  req.keep_alive = keep_alive_;
   req.body = chunked_ ? std::string_view(chunked_body_, chunked_size_) : view(buffer, body_);
   auto* headers = pool_->alloc_array<http::Header>(header_count_);
   if (headers == nullptr && header_count_ != 0) return false;  // the request pool is full

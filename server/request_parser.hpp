@@ -136,6 +136,7 @@ class RequestParser {
   bool message_done_ = false;
   bool chunked_ = false;
   bool expect_continue_ = false;
+  bool keep_alive_ = false;     ///< as the head asks, decided where it ends
 };
 
 }  // namespace mempool::server

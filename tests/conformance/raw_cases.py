@@ -142,6 +142,8 @@ CASES: list[Case] = [
     # Extensions a server does not know it MUST ignore (RFC 9112 §7.1.1); only line ends matter.
     case("chunk extension with a NUL", post(CHUNKED, body="5;a=\x00\r\nhello\r\n0\r\n\r\n"),
          accept=REJECT_OR_SERVED),
+    case("Connection: close in a trailer does not close (RFC 9110 §6.5.1)",
+         post(CHUNKED, body="5\r\nhello\r\n0\r\nConnection: close\r\n\r\n"), accept=SERVED),
     case("obs-fold in a trailer", post(CHUNKED, body="5\r\nhello\r\n0\r\nX: a\r\n b\r\n\r\n")),
     case("NUL in a trailer value", post(CHUNKED, body="5\r\nhello\r\n0\r\nX: a\x00b\r\n\r\n")),
 

@@ -187,14 +187,14 @@ def report(cases: list[Case], outcomes, with_nginx: bool) -> int:
             verdict = "FAIL, expected " + expected_text(case)
             failures.append(case)
         if with_nginx and not ok["nginx"]:
-            verdict += "  [nginx wrong: expected " + expected_text(case) + "]"
+            verdict += "  [nginx differs from the table: " + expected_text(case) + "]"
         nginx = str(outcomes[("nginx", case.name)]) if with_nginx else "-"
         print(f"{case.name:<{width}}  {nginx:<22} {str(outcomes[('mempool', case.name)]):<22} {verdict}")
     n = len(cases)
     print()
     if with_nginx:
-        print(f"nginx:   {counts['nginx']}/{n} cases answered correctly")
-    print(f"mempool: {counts['mempool']}/{n} cases answered correctly "
+        print(f"nginx:   {counts['nginx']}/{n} cases answered as the table expects")
+    print(f"mempool: {counts['mempool']}/{n} cases answered as the table expects "
           f"({len(xfails)} expected failures, {len(xpasses)} unexpected passes, {len(failures)} failures)")
     for c in xfails:
         print(f"  xfail: {c.name} ({c.xfail})")

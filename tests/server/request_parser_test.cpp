@@ -539,6 +539,15 @@ TEST_CASE("trailers over what the head left of max_header_bytes are refused with
   check_refusal_anywhere(chunked_head + "5\r\nhello\r\n0\r\n" + trailers(left + 100), 431);
 }
 
+// RFC 9110 §6.5.1: a trailer may not control the connection; llhttp reads Connection there too.
+TEST_CASE("a Connection field in the trailers does not decide keep_alive") {
+  const auto out = whole(chunked_head + "5\r\nhello\r\n0\r\nConnection: close\r\n\r\n");
+  REQUIRE(out[0].state == State::complete);
+  CHECK(out[0].keep_alive);
+  const std::string closing = "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+  CHECK_FALSE(whole(closing + "0\r\nConnection: keep-alive\r\n\r\n")[0].keep_alive);
+}
+
 // --- limits are positions -------------------------------------------------------------------------
 
 // A head of exactly max_header_bytes is read; one byte more is a 431, whether the last byte is
