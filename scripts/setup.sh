@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what mempool needs, from Debian's packages only, and nothing that is already there.
 #   scripts/setup.sh            build and micro-benchmark dependencies (what scripts/run.sh needs)
-#   scripts/setup.sh test       the above plus the test tools: clang 16 with libFuzzer (scripts/fuzz.sh)
+#   scripts/setup.sh test       the above plus the test tools: clang 16 with libFuzzer (scripts/fuzz.sh),
+#                               nginx-light (the conformance suite's second column) and python3-h11
+#                               (the strict client that checks every answer)
 #   scripts/setup.sh loadtest   the build set plus wrk, nginx, h2o, gnuplot for loadtest/run.sh
 # Runs apt-get update first whenever something is missing. Needs root or sudo for that.
 set -euo pipefail
@@ -16,6 +18,7 @@ packages=(
 )
 if [[ "${1:-}" == "test" ]]; then
   packages+=(clang-16 libclang-rt-16-dev llvm-16)   # libFuzzer and its symbolizer (clang 14 lacks source_location)
+  packages+=(nginx-light python3 python3-h11)       # tests/conformance: nginx beside mempool; h11 reads every answer
 fi
 if [[ "${1:-}" == "loadtest" ]]; then
   packages+=(wrk nginx-light libnginx-mod-http-echo h2o gnuplot-nox apache2-utils python3 slowhttptest haproxy)

@@ -2,7 +2,20 @@
 /// RequestParser: llhttp glue. Parses one request at a time, in place, in the connection's read
 /// buffer: it records where the pieces are as offsets from the buffer's start, so the buffer may
 /// grow (and move) between reads, and pauses at the end of each message so pipelined requests
-/// are answered one at a time (DESIGN §4, §5). llhttp stays strict: no lenient flag is set.
+/// are answered one at a time (DESIGN §4, §5).
+///
+/// Strict framing (RFC 9112): llhttp is built with LLHTTP_STRICT_MODE and no lenient flag (a CR
+/// must be followed by LF everywhere, chunk data by CRLF, field names are tokens), and the glue
+/// refuses with 400 what llhttp lets through: obs-fold anywhere (also a folded value whose first
+/// line is empty, and in trailers), an empty field name, Transfer-Encoding in HTTP/1.0, a Host
+/// that is no uri-host[:port]. Trailer fields are checked like header fields, then dropped: they
+/// never reach Request::headers.
+///
+/// Limits are positions, so an answer never depends on how the bytes were cut into reads: the
+/// head may take max_header_bytes (the trailer section what the head left of them); reading a
+/// byte past that before the section ends is 431, or 414 while the request target has not ended
+/// by then. The first byte that decides an answer wins, so a syntax error after the limit still
+/// answers 431/414, and an unknown method is judged (501 or 400) only once its end has arrived.
 ///
 /// Lifetime: lives in the connection pool while a connection has a request in progress; the
 /// Request it builds points into the read buffer and the request pool.
@@ -68,25 +81,29 @@ class RequestParser {
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n) noexcept;
   static int on_header_value_complete(llhttp_t* p) noexcept;
   static int on_headers_complete(llhttp_t* p) noexcept;
+  static int on_chunk_header(llhttp_t* p) noexcept;
   static int on_body(llhttp_t* p, const char* at, std::size_t n) noexcept;
   static int on_message_complete(llhttp_t* p) noexcept;
   static const llhttp_settings_t settings;
 
   static RequestParser& self(llhttp_t* p) noexcept { return *static_cast<RequestParser*>(p->data); }
-  void extend(Span& span, const char* at, std::size_t n) noexcept;
-  int fail(int status, const char* reason) noexcept;
-  int check_head() noexcept;
-  void fail_from_llhttp(llhttp_errno_t err) noexcept;
-  bool method_is_token() const noexcept;
-  bool method_undecided() const noexcept;
-  std::string_view view(const char* buffer, Span s) const noexcept { return {buffer + s.begin, s.size()}; }
 
   struct RawHeader {
     Span name;
     Span value;
   };
+  /// Where llhttp paused last: the ends of the sections the glue checks as a whole.
+  enum class Milestone : std::uint8_t { none, head, last_chunk, message };
 
+  void extend(Span& span, const char* at, std::size_t n) noexcept;
+  int fail(int status, const char* reason) noexcept;
+  State reached(Milestone milestone, std::size_t offset) noexcept;
+  int check_head() noexcept;
+  State over_limit() noexcept;
+  State unknown_method() noexcept;
+  void fail_from_llhttp(llhttp_errno_t err) noexcept;
   bool add_header() noexcept;
+  std::string_view view(const char* buffer, Span s) const noexcept { return {buffer + s.begin, s.size()}; }
 
   llhttp_t parser_{};
   const Limits* limits_;
@@ -94,9 +111,16 @@ class RequestParser {
   const char* base_ = nullptr;  ///< the buffer of the current parse() call
   std::size_t filled_ = 0;      ///< its bytes
   std::size_t parsed_ = 0;      ///< bytes of the buffer llhttp has consumed
+  /// Offset of the first byte the section being read (head, trailers) may not reach; SIZE_MAX
+  /// while reading a body.
+  std::size_t limit_end_ = 0;
+  std::size_t head_bytes_ = 0;  ///< the head's length, from the buffer's start, once read
+  std::size_t trailers_begin_ = 0;  ///< where the trailer section starts, once the last chunk is read
   RawHeader* headers_ = nullptr;  ///< in the request pool; headers_[count_ - 1] may be in progress
   std::uint32_t header_count_ = 0;
   std::uint32_t header_capacity_ = 0;
+  RawHeader trailer_;           ///< the trailer field being read: checked, then dropped
+  RawHeader* field_ = nullptr;  ///< the header or trailer field being read
   Span url_;
   Span body_;                   ///< Content-Length body: where it lies in the buffer
   char* chunked_body_ = nullptr;  ///< chunked body, de-chunked into the request pool
@@ -105,12 +129,14 @@ class RequestParser {
   std::uint64_t content_length_ = 0;
   int error_status_ = 0;
   const char* error_reason_ = "";
-  bool in_value_ = false;       ///< the last header callback was a value
-  bool url_done_ = false;       ///< past the request-target: a too-long head is 431, not 414
+  Milestone milestone_ = Milestone::none;
+  bool in_value_ = false;       ///< the last field callback was a value: the next name starts a field
+  bool url_done_ = false;
   bool headers_done_ = false;
   bool message_done_ = false;
   bool chunked_ = false;
   bool expect_continue_ = false;
+  bool keep_alive_ = false;     ///< as the head asks, decided where it ends
 };
 
 }  // namespace mempool::server

@@ -13,8 +13,9 @@
 
 #include <mempool/pool.hpp>
 
+#include "model/request_parser_model.hpp"
+
 using mempool::Pool;
-using mempool::PoolOptions;
 using mempool::server::Limits;
 using mempool::server::RequestParser;
 using namespace std::string_literals;
@@ -22,26 +23,7 @@ using namespace std::string_literals;
 namespace {
 
 using State = RequestParser::State;
-
-// What a parse produced, copied out of the buffer and the pool so it can be compared.
-struct Parsed {
-  State state = State::need_more;
-  int status = 0;  ///< error_status() when failed
-  std::string method_name, target, path, query, body;
-  unsigned major = 0, minor = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
-  bool keep_alive = false;
-  std::size_t message_end = 0;
-
-  bool operator==(const Parsed&) const = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const Parsed& p) {
-  os << "{state " << static_cast<int>(p.state) << " status " << p.status << " " << p.method_name << " "
-     << p.target << " HTTP/" << p.major << "." << p.minor << " headers " << p.headers.size() << " body "
-     << p.body.size() << "B end " << p.message_end << "}";
-  return os;
-}
+using mempool::test::parser_model::Parsed;
 
 Limits test_limits() {
   Limits limits;
@@ -58,55 +40,10 @@ mempool::http::Request request_of(const RequestParser& parser, const char* buffe
   return req;
 }
 
-Parsed capture(const RequestParser& parser, State state, const char* buffer) {
-  Parsed p;
-  p.state = state;
-  if (state == State::failed) p.status = parser.error_status();
-  if (state != State::complete) return p;
-  const mempool::http::Request req = request_of(parser, buffer);
-  p.method_name = req.method_name;
-  p.target = req.target;
-  p.path = req.path;
-  p.query = req.query;
-  p.body = req.body;
-  p.major = req.version_major;
-  p.minor = req.version_minor;
-  for (const auto& h : req.headers) p.headers.emplace_back(h.name, h.value);
-  p.keep_alive = req.keep_alive;
-  p.message_end = parser.message_end();
-  return p;
-}
-
-// Feeds `text` as a stream cut at `cuts` (increasing offsets; text.size() is added), into a
-// fresh copy of the bytes at every call, as the server's buffer may move when it grows. Each
-// message that completes is captured and its leftover bytes start the next, as in the server.
-// Ends with the state the last bytes left (need_more, or the failure).
+// (tests/model/request_parser_model.hpp: the stream cut at `cuts`, each message captured.)
 std::vector<Parsed> parse_stream(std::string_view text, std::vector<std::size_t> cuts,
                                  const Limits& limits = test_limits(), std::size_t pool_capacity = 0) {
-  cuts.push_back(text.size());
-  std::vector<Parsed> out;
-  Pool pool(PoolOptions{.capacity = pool_capacity});
-  RequestParser parser(limits);
-  parser.start(pool);
-  std::size_t begin = 0;  // where the current message starts in `text`
-  std::size_t fed = 0;    // bytes of `text` read so far
-  for (const std::size_t cut : cuts) {
-    if (cut <= fed) continue;
-    fed = cut;
-    for (;;) {
-      const std::string buffer(text.substr(begin, fed - begin));  // a fresh address each call
-      const State state = parser.parse(buffer.data(), buffer.size());
-      if (state == State::need_more) break;
-      out.push_back(capture(parser, state, buffer.data()));
-      if (state == State::failed) return out;
-      begin += parser.message_end();
-      pool.reset();
-      parser.start(pool);
-      if (begin == fed) break;
-    }
-  }
-  out.push_back(Parsed{});  // need_more: what is left waits for more bytes
-  return out;
+  return mempool::test::parser_model::parse_stream(text, std::move(cuts), limits, pool_capacity);
 }
 
 std::vector<Parsed> whole(std::string_view text, const Limits& limits = test_limits()) {
@@ -129,15 +66,14 @@ void check_split_invariant(std::string_view text, const Limits& limits = test_li
   }
 }
 
-// `text` fails with `status` in one piece and byte by byte.
+// `text`, one request, is refused with `status` in one piece and byte by byte (its bytes are
+// not read as a request followed by a bad one).
 void check_refusal(std::string_view text, int status, const Limits& limits = test_limits()) {
-  const std::vector<Parsed> one = whole(text, limits);
-  REQUIRE_FALSE(one.empty());
-  CHECK(one.back().state == State::failed);
-  CHECK(one.back().status == status);
-  const std::vector<Parsed> bytes = byte_by_byte(text, limits);
-  CHECK(bytes.back().state == State::failed);
-  CHECK(bytes.back().status == status);
+  for (const std::vector<Parsed>& out : {whole(text, limits), byte_by_byte(text, limits)}) {
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].state == State::failed);
+    CHECK(out[0].status == status);
+  }
 }
 
 const std::string simple_get =
@@ -348,6 +284,12 @@ TEST_CASE("a Transfer-Encoding not ending in chunked is refused with 400") {
                 400);
 }
 
+// A Transfer-Encoding field that names no coding is no framing either (llhttp reads no body).
+TEST_CASE("an empty Transfer-Encoding is refused with 400") {
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400);
+  check_refusal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:  \r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400);
+}
+
 // A chunk size that is not plain hex, or overflows, breaks the framing.
 TEST_CASE("a bad chunk size is refused with 400") {
   for (const char* size : {"zz", "-1", "0x3", "ffffffffffffffffff"}) {
@@ -446,4 +388,196 @@ TEST_CASE("a failed parse stays failed on later calls") {
   CHECK(parser.parse(text.data(), text.size()) == State::failed);
   CHECK(parser.error_status() == 400);
   CHECK(parser.parse(text.data(), text.size()) == State::failed);
+}
+
+// --- strict framing (RFC 9112 §2.2, §5, §6, §7; issue 10) ------------------------------------------
+
+namespace {
+
+const std::string chunked_head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+// `text` is refused with `status`, and the same however it is cut into reads.
+void check_refusal_anywhere(std::string_view text, int status, const Limits& limits = test_limits()) {
+  check_refusal(text, status, limits);
+  check_split_invariant(text, limits);
+}
+
+}  // namespace
+
+// RFC 9112 §2.2: a CR not followed by LF is no line end; read as one, the same bytes frame a
+// different message for a peer that reads them otherwise.
+TEST_CASE("a bare CR anywhere in the head or the chunked framing is refused with 400") {
+  for (const std::string& text : {
+           "GET / HTTP/1.1\rHost: h\r\n\r\n"s,                       // request line
+           "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n"s,               // header line
+           "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n"s,           // inside a value
+           "GET / HTTP/1.1\r\nHost: h\r\n\rX\r\n\r\n"s,               // before the blank line
+           "GET / HTTP/1.1\r\nHost: h\r X: y\r\n\r\n"s,               // CR then a space
+           chunked_head + "5\rhello\r\n0\r\n\r\n",                    // chunk-size line
+           chunked_head + "5;a=b\rX\r\nhello\r\n0\r\n\r\n",            // chunk extension
+           chunked_head + "5\r\nhello\r\n0\rX\r\n\r\n",                // last-chunk line
+           chunked_head + "5\r\nhello\r\n0\r\nX: a\rb\r\n\r\n",         // trailer
+           chunked_head + "5\r\nhello\r\n0\r\n\rX",                    // end of the trailer section
+       }) {
+    INFO(text);
+    check_refusal_anywhere(text, 400);
+  }
+}
+
+// RFC 9112 §7.1: chunk data is followed by CRLF and nothing else.
+TEST_CASE("anything but CRLF after chunk data is refused with 400") {
+  for (const char* after : {"XX", "\rX", "\n0", "\r\r"}) {
+    INFO(after);
+    check_refusal_anywhere(chunked_head + "5\r\nhello" + after + "0\r\n\r\n", 400);  // lenient llhttp: any two bytes
+  }
+}
+
+// RFC 9112 §5.2: obs-fold refused wherever it is, also when the value's first line is empty
+// (llhttp then reports the value as if it began on the next line) or holds only whitespace.
+TEST_CASE("obs-fold anywhere is refused with 400") {
+  for (const std::string& text : {
+           "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n"s,
+           "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\tb\r\n\r\n"s,
+           "GET / HTTP/1.1\r\nHost: h\r\nX:\r\n b\r\n\r\n"s,
+           "GET / HTTP/1.1\r\nHost: h\r\nX:\r\n \r\n\r\n"s,
+           "GET / HTTP/1.1\r\nHost:\r\n h\r\n\r\n"s,
+           "GET / HTTP/1.1\r\n X: y\r\nHost: h\r\n\r\n"s,  // whitespace before the first field
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"s,
+           chunked_head + "5\r\nhello\r\n0\r\nX: a\r\n b\r\n\r\n",
+           chunked_head + "5\r\nhello\r\n0\r\nX:\r\n b\r\n\r\n",
+       }) {
+    INFO(text);
+    check_refusal_anywhere(text, 400);
+  }
+}
+
+// RFC 9112 §5.1: a field name is a token, with nothing between it and the colon.
+TEST_CASE("an empty field name or whitespace in or after a name is refused with 400") {
+  check_refusal_anywhere("GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n", 400);
+  check_refusal_anywhere("GET / HTTP/1.1\r\nHost: h\r\nX : v\r\n\r\n", 400);
+  check_refusal_anywhere("GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400);
+  check_refusal_anywhere("GET / HTTP/1.1\r\nHost: h\r\nX Y: v\r\n\r\n", 400);
+  check_refusal_anywhere("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400);
+  check_refusal_anywhere(chunked_head + "0\r\n: v\r\n\r\n", 400);
+}
+
+// RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing, Content-Length
+// or not.
+TEST_CASE("Transfer-Encoding in an HTTP/1.0 request is refused with 400") {
+  check_refusal_anywhere("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400);
+  check_refusal_anywhere("POST / HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello", 400);
+}
+
+// RFC 9110 §7.2: a Host that is no uri-host[:port] is a 400; IP literals, ports and an empty
+// value are fine.
+TEST_CASE("an invalid Host is refused with 400 and valid forms are accepted") {
+  for (const char* host : {"a b", "a/b", "a@b", "a:b", "[::1", "[]", "a%zz", "a\"b"}) {
+    INFO(host);
+    check_refusal_anywhere("GET / HTTP/1.1\r\nHost: "s + host + "\r\n\r\n", 400);
+  }
+  for (const char* host : {"example.test", "example.test:8080", "127.0.0.1:80", "[::1]:8080", "[v1.x]", "", "a%20b",
+                           "host:"}) {
+    INFO(host);
+    CHECK(whole("GET / HTTP/1.1\r\nHost: "s + host + "\r\n\r\n")[0].state == State::complete);
+  }
+}
+
+// A method llhttp does not know is judged once its end arrives, on the whole token: bytes of one
+// method split across reads are never read as two ("PO" + "GET" is the method POGET, not GET).
+TEST_CASE("bytes of a method split across reads are parsed as one method") {
+  const std::string text = "POGET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (const std::vector<std::size_t>& cuts : std::vector<std::vector<std::size_t>>{{2}, {2, 3}, {1, 2, 3, 4}}) {
+    const auto out = parse_stream(text, cuts);
+    CHECK(out.back().state == State::failed);
+    CHECK(out.back().status == 501);
+  }
+  check_split_invariant(text);
+  check_split_invariant("\r\nPURGEX / HTTP/1.1\r\nHost: h\r\n\r\n");
+  check_split_invariant("GETX(/ HTTP/1.1\r\nHost: h\r\n\r\n");
+}
+
+// A version "HTTP/d.d" we do not speak is a 505; anything else in its place is a malformed line.
+TEST_CASE("a malformed version is refused with 400, an unknown well-formed one with 505") {
+  for (const char* version : {"HTTP/ 1.1", "HTTP/1.10", "HTTP/1.1x", "http/1.1", "HTTP/1", "HTTP/11.1"}) {
+    INFO(version);
+    check_refusal_anywhere("GET / "s + version + "\r\nHost: h\r\n\r\n", 400);
+  }
+  for (const char* version : {"HTTP/1.2", "HTTP/2.0", "HTTP/3.1", "HTTP/0.9"}) {
+    INFO(version);
+    check_refusal_anywhere("GET / "s + version + "\r\nHost: h\r\n\r\n", 505);
+  }
+}
+
+// RFC 9110 §7.6.1: Connection is a token list; "close" anywhere in it closes, in 1.0 as in 1.1.
+TEST_CASE("keep_alive is false when Connection lists close next to keep-alive") {
+  CHECK_FALSE(whole("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, close\r\n\r\n")[0].keep_alive);
+  CHECK_FALSE(whole("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n")[0].keep_alive);
+  CHECK_FALSE(whole("GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n")[0].keep_alive);
+}
+
+// --- trailers -------------------------------------------------------------------------------------
+
+// Trailer fields are checked, then dropped: a handler reads the head's headers only.
+TEST_CASE("trailer fields stay out of the request's headers") {
+  const auto out = whole(chunked_head + "5\r\nhello\r\n0\r\nX-Trailer: t\r\nHost: other\r\n\r\n");
+  REQUIRE(out[0].state == State::complete);
+  CHECK(out[0].body == "hello");
+  using H = std::pair<std::string, std::string>;
+  CHECK(out[0].headers == std::vector<H>{{"Host", "h"}, {"Transfer-Encoding", "chunked"}});
+}
+
+// The trailer section counts against the head's limit: it may take what the head left.
+TEST_CASE("trailers over what the head left of max_header_bytes are refused with 431") {
+  const std::size_t left = test_limits().max_header_bytes - chunked_head.size();
+  const auto trailers = [](std::size_t bytes) {  // a trailer section of exactly `bytes` bytes
+    return "X: " + std::string(bytes - 7, 't') + "\r\n\r\n";
+  };
+  const std::string fits = chunked_head + "5\r\nhello\r\n0\r\n" + trailers(left);
+  CHECK(whole(fits)[0].state == State::complete);
+  check_split_invariant(fits);
+  check_refusal_anywhere(chunked_head + "5\r\nhello\r\n0\r\n" + trailers(left + 1), 431);
+  check_refusal_anywhere(chunked_head + "5\r\nhello\r\n0\r\n" + trailers(left + 100), 431);
+}
+
+// RFC 9110 §6.5.1: a trailer may not control the connection; llhttp reads Connection there too.
+TEST_CASE("a Connection field in the trailers does not decide keep_alive") {
+  const auto out = whole(chunked_head + "5\r\nhello\r\n0\r\nConnection: close\r\n\r\n");
+  REQUIRE(out[0].state == State::complete);
+  CHECK(out[0].keep_alive);
+  const std::string closing = "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+  CHECK_FALSE(whole(closing + "0\r\nConnection: keep-alive\r\n\r\n")[0].keep_alive);
+}
+
+// --- limits are positions -------------------------------------------------------------------------
+
+// A head of exactly max_header_bytes is read; one byte more is a 431, whether the last byte is
+// the head's end or anything else, and however the head arrives.
+TEST_CASE("the head limit is exact and independent of how the head arrives") {
+  const std::size_t limit = test_limits().max_header_bytes;
+  const std::string start = "GET / HTTP/1.1\r\nHost: h\r\nX: ";
+  const std::string exact = start + std::string(limit - start.size() - 4, 'x') + "\r\n\r\n";
+  REQUIRE(exact.size() == limit);
+  CHECK(whole(exact)[0].state == State::complete);
+  check_split_invariant(exact);
+  const std::string over = start + std::string(limit - start.size() - 3, 'x') + "\r\n\r\n";
+  check_refusal_anywhere(over, 431);
+  // A fault after the limit: the limit came first.
+  check_refusal_anywhere(start + std::string(limit, 'x') + "\x01\r\n\r\n", 431);
+  // A fault before it: the fault.
+  check_refusal_anywhere(start + "\x01" + std::string(limit, 'x') + "\r\n\r\n", 400);
+  // Still in the request target when the limit passes: 414.
+  Limits wide_uri = test_limits();
+  wide_uri.max_uri_bytes = wide_uri.max_header_bytes;
+  check_refusal_anywhere("GET /" + std::string(limit, 'u') + " HTTP/1.1\r\nHost: h\r\n\r\n", 414, wide_uri);
+}
+
+// The target is judged whole, at its end: one of exactly max_uri_bytes is read, one byte more
+// is a 414, and a longer one with a fault inside it is the fault, however the bytes arrive.
+TEST_CASE("the request target limit is judged on the whole target") {
+  const std::size_t limit = test_limits().max_uri_bytes;
+  const std::string exact = "GET /" + std::string(limit - 1, 'u') + " HTTP/1.1\r\nHost: h\r\n\r\n";
+  CHECK(whole(exact)[0].state == State::complete);
+  check_split_invariant(exact);
+  check_refusal_anywhere("GET /" + std::string(limit, 'u') + " HTTP/1.1\r\nHost: h\r\n\r\n", 414);
+  check_refusal_anywhere("GET /" + std::string(limit + 10, 'u') + "\x01 HTTP/1.1\r\nHost: h\r\n\r\n", 400);
 }
