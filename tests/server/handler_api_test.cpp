@@ -258,9 +258,9 @@ TEST_CASE("Router keeps its own copy of each route path") {
 // --- the built-in handlers -----------------------------------------------------------------------
 
 // /hello: GET and HEAD only; anything else is 405 with Allow.
-TEST_CASE("hello_handler answers GET with Hello World and POST with 405 and Allow") {
+TEST_CASE("hello() answers GET with Hello World and POST with 405 and Allow") {
   Pool pool;
-  const Handler hello = hello_handler();
+  const Handler hello = mempool::http::hello();
   Request req;
   req.request_pool = &pool;
   req.method = Method::get;
@@ -277,9 +277,9 @@ TEST_CASE("hello_handler answers GET with Hello World and POST with 405 and Allo
 }
 
 // /echo POST: the body back with its Content-Type, application/octet-stream without one.
-TEST_CASE("echo_handler returns a POST body with its Content-Type or octet-stream") {
+TEST_CASE("echo() returns a POST body with its Content-Type or octet-stream") {
   Pool pool;
-  const Handler echo = echo_handler();
+  const Handler echo = mempool::http::echo();
   const std::array<Header, 2> typed{{{"Host", "h"}, {"content-type", "image/png"}}};
   Request req;
   req.request_pool = &pool;
@@ -298,9 +298,9 @@ TEST_CASE("echo_handler returns a POST body with its Content-Type or octet-strea
 }
 
 // /echo GET: the request line (HTTP/1.0 stays 1.0) and the headers, as text.
-TEST_CASE("echo_handler describes a GET request line and headers") {
+TEST_CASE("echo() describes a GET request line and headers") {
   Pool pool;
-  const Handler echo = echo_handler();
+  const Handler echo = mempool::http::echo();
   const std::array<Header, 2> headers{{{"Host", "h"}, {"X-A", "1"}}};
   Request req;
   req.request_pool = &pool;

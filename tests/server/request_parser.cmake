@@ -1,3 +1,3 @@
 # The llhttp glue (server/request_parser.hpp) driven directly: split-anywhere invariance,
 # pipelining, and every refusal status.
-mempool_add_test(test_request_parser SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_parser_test.cpp LIBS mempool_server_core)
+mempool_add_test(test_request_parser SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_parser_test.cpp LIBS mempool_http mempool_http_private)

@@ -42,6 +42,8 @@
 
 namespace mempool::http {
 
+struct ResolvedFile;  // path_resolution.hpp
+
 /// What a request needs to know of a file, copied from its struct stat.
 struct FileInfo {
   std::uint64_t size = 0;
@@ -210,8 +212,9 @@ class OpenFileCache {
 
   Clock::time_point now() const noexcept { return now_ ? now_(now_context_) : Clock::now(); }
   bool still_valid(Entry& entry, Clock::time_point now) noexcept;
-  bool make_extras(Entry& entry) noexcept;
+  void make_extras(Entry& entry);
   Lookup open_and_insert(std::string_view path, Clock::time_point now) noexcept;
+  Ref insert(std::string_view path, ResolvedFile& file, Clock::time_point now);
   void touch(List::iterator it) noexcept { lru_.splice(lru_.begin(), lru_, it); }
   void evict_overflow() noexcept;
   void drop(List::iterator it) noexcept;
