@@ -1,8 +1,8 @@
 /// \file
 /// AccessLog: one line per response, in nginx's combined format, to a file or nowhere (DESIGN
 /// §4: the access log, the last stage of the data flow). Shared by every reactor: lines are
-/// written whole under the sink's lock into its buffer, which flush() (each reactor's tick,
-/// once a second) and the destructor write out.
+/// written whole under the sink's lock into its buffer, which flush() writes out: each reactor
+/// calls it once a second and when it stops.
 ///
 /// Failure policy: the constructor throws when the file cannot be opened (the server reports it
 /// at start); write() never throws: a log line is not worth a connection.

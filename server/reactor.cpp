@@ -86,6 +86,7 @@ void Reactor::run() noexcept {
   ready_.set_value();
   io_.run();
   shared_.scoreboard.publish(snapshot());  // the final figures, for the stats at exit
+  shared_.access_log.flush();              // every line out by the time the server has stopped
 }
 
 void Reactor::stop() {

@@ -279,13 +279,14 @@ class TestRoot {
 };
 
 /// The config every test starts from: loopback, ephemeral port, one reactor, the shared root, no
-/// access log, and 1 s timeouts (the reactor's tick, and so stop(), then takes at most 250 ms).
+/// access log, warnings and errors only in the log, and 1 s timeouts (the reactor's tick, and so stop(), then takes at most 250 ms).
 inline http::ServerConfig test_config() {
   http::ServerConfig config;
   config.listen = {"127.0.0.1", 0};
   config.reactors = 1;
   config.root = TestRoot::shared().root();
   config.access_log = std::nullopt;
+  config.log_level = "warn";
   config.timeouts.header = config.timeouts.body = config.timeouts.idle = config.timeouts.send = 1s;
   config.timeouts.shutdown_grace = 2s;
   return config;
@@ -333,7 +334,6 @@ class TestServer {
     // regression from killing random tests instead of failing that one.
     std::signal(SIGPIPE, SIG_IGN);
     spdlog::set_level(spdlog::level::warn);
-    config.log_level = "warn";
     return config;
   }
 
