@@ -291,10 +291,27 @@ class FileLoader {
 
 }  // namespace
 
+namespace {
+
+// "FILE:LINE:COLUMN: message", or "FILE: message" (appended piece by piece: GCC 12 warns falsely
+// about a chain of std::string operator+ here).
+std::string located(const fs::path& file, std::uint32_t line, std::uint32_t column, const std::string& message) {
+  std::string text = file.string();
+  if (line != 0) {
+    text += ':';
+    text += std::to_string(line);
+    text += ':';
+    text += std::to_string(column);
+  }
+  text += ": ";
+  text += message;
+  return text;
+}
+
+}  // namespace
+
 ConfigError::ConfigError(fs::path file, std::uint32_t line, std::uint32_t column, std::string message)
-    : std::runtime_error(file.string() +
-                         (line == 0 ? "" : ":" + std::to_string(line) + ":" + std::to_string(column)) + ": " +
-                         message),
+    : std::runtime_error(located(file, line, column, message)),
       file_(std::move(file)),
       line_(line),
       column_(column),
