@@ -20,7 +20,9 @@
 ///
 /// Memory: entries are nodes of a std::list and the index a std::unordered_map, both through a
 /// SmallObjectStlAllocator over the reactor's SmallObjectAllocator; the key strings are the
-/// cache's own (from the same allocator), never the request pool's.
+/// cache's own (from the same allocator), never the request pool's. That allocator throws
+/// std::bad_alloc when memory runs out; acquire() (noexcept) turns it into a 500 in one place and
+/// leaves nothing behind: no entry, no descriptor, no memory.
 ///
 /// Thread safety: none. One cache per reactor, used only on its thread (Refs included).
 /// Lifetime: the cache must outlive every Ref (so every request pool holding one); its
