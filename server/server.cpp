@@ -72,8 +72,11 @@ Handler builtin(Builtin which, ReactorServices& reactor, const ServerConfig& con
 std::string Endpoint::to_string() const { return server::format_listen({address_, port_}); }
 
 void mount_routes(Router& routes, ReactorServices& reactor, const ServerConfig& config) {
+  Handler files;  // one static-file handler, so one open-file cache, for every "static" route
   for (const RouteConfig& route : config.routes) {
-    Handler handler = builtin(route.handler, reactor, config);
+    const bool is_files = route.handler == Builtin::static_files;
+    if (is_files && !files) files = builtin(route.handler, reactor, config);
+    Handler handler = is_files ? files : builtin(route.handler, reactor, config);
     if (route.prefix()) {
       routes.add_prefix(route.path, std::move(handler));
     } else {
