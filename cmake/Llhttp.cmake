@@ -1,4 +1,6 @@
-# llhttp::llhttp, built from the C sources Debian ships in node-llhttp (no download, no vendoring).
+# llhttp::llhttp, built from the C sources Debian ships in node-llhttp (no download, no vendoring):
+# an object library, so its objects go into mempool::http (server/CMakeLists.txt) and an installed
+# package needs no llhttp of its own.
 #
 # Strict: Debian's llhttp.c holds two generated parsers, `#if LLHTTP_STRICT_MODE` on its first
 # line picks one, before it includes llhttp.h (whose own default of 0 comes too late to matter),
@@ -14,7 +16,7 @@ foreach(_f ${LLHTTP_SOURCE_DIR}/api.c ${LLHTTP_SOURCE_DIR}/http.c ${LLHTTP_SOURC
     message(FATAL_ERROR "${_f} not found: install Debian's node-llhttp (scripts/setup.sh does)")
   endif()
 endforeach()
-add_library(llhttp STATIC ${LLHTTP_SOURCE_DIR}/api.c ${LLHTTP_SOURCE_DIR}/http.c ${LLHTTP_SOURCE_DIR}/llhttp.c)
+add_library(llhttp OBJECT ${LLHTTP_SOURCE_DIR}/api.c ${LLHTTP_SOURCE_DIR}/http.c ${LLHTTP_SOURCE_DIR}/llhttp.c)
 target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
 target_compile_definitions(llhttp PUBLIC LLHTTP_STRICT_MODE=1)
 set_target_properties(llhttp PROPERTIES C_STANDARD 99 POSITION_INDEPENDENT_CODE ON)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this):
-#   1. an optimised build (RelWithDebInfo, -Werror): every test, and a short smoke run of the benchmarks
+#   1. an optimised build (RelWithDebInfo, -Werror): every test, and a short smoke run of the benchmarks;
+#      then that build installed into a scratch prefix and the example application (examples/kv)
+#      built out of tree against it, with its own tests
 #   2. AddressSanitizer + UBSan with MEMPOOL_DEBUG (every pool allocation its own heap allocation)
 #   3. AddressSanitizer alone on the pool suite (poisoning of rewound block memory)
 #   4. ThreadSanitizer on the suites labelled `thread`
@@ -25,6 +27,14 @@ ctest --test-dir build/test-release -j "$jobs" --output-on-failure
 if [[ -x build/test-release/loadtest/mempool-bench ]]; then
   build/test-release/loadtest/mempool-bench --benchmark_min_time=0.001 >/dev/null
 fi
+
+step "1/4 the example application, out of tree against the installed package"
+rm -rf build/test-install build/test-example-kv
+cmake --install build/test-release --prefix build/test-install >/dev/null
+cmake -S examples/kv -B build/test-example-kv -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_PREFIX_PATH="$PWD/build/test-install" >/dev/null
+cmake --build build/test-example-kv -j "$jobs"
+ctest --test-dir build/test-example-kv --output-on-failure
 
 step "2/4 AddressSanitizer + UBSan, MEMPOOL_DEBUG: all tests"
 configure_and_build build/test-asan -DCMAKE_BUILD_TYPE=Debug -DMEMPOOL_SANITIZE=address,undefined \

@@ -1,26 +1,27 @@
 #include "connection.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <exception>
 #include <new>
 #include <utility>
 
+#include <spdlog/logger.h>
+
 #include <mempool/http/request.hpp>
 #include <mempool/http/response.hpp>
 
-#include "reactor.hpp"
+#include "connection_context.hpp"
 #include "read_buffer.hpp"
 #include "request_parser.hpp"
 #include "response_head.hpp"
+#include "response_writer.hpp"
 
 namespace mempool::server {
 
@@ -34,28 +35,42 @@ struct Exchange {
   Pool request_pool;      ///< a child of the connection pool, reset after each response
   RequestParser parser;   ///< lives across pipelined requests; restarted for each
   ReadBuffer buffer;      ///< the bytes read: this request, and maybe the start of the next
-  // The response being written.
-  std::array<iovec, 2> iov{};
-  std::size_t iov_next = 0;   ///< first iovec not fully written
-  std::size_t iov_count = 0;
-  http::FileBody file;        ///< what is left of a file body
-  int status = 0;
-  std::uint64_t bytes_sent = 0;
-  bool keep_alive = true;
+  ResponseWriter writer;  ///< the response being written
+  int status = 0;         ///< of that response, for the counters and the access log
+  bool keep_alive = true; ///< after that response
   bool continue_sent = false;
-  http::Request request;      ///< for the access log
+  http::Request request;  ///< for the access log
 };
 
 namespace {
 
 constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
-bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK; }
+/// "address:port" in `pool`; empty if the pool is full.
+std::string_view peer_text(const asio::ip::tcp::endpoint& peer, Pool& pool) noexcept {
+  // IPv4 by hand: glibc's inet_ntop formats with sprintf, a cost on every request.
+  const auto* sa = peer.data();
+  if (sa->sa_family == AF_INET) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(sa)->sin_addr);
+    auto* text = static_cast<char*>(pool.alloc_unaligned(sizeof "255.255.255.255:65535"));
+    if (text == nullptr) return {};
+    char* p = text;
+    for (int i = 0; i < 4; ++i) {
+      p = std::to_chars(p, p + 3, bytes[i]).ptr;
+      *p++ = i < 3 ? '.' : ':';
+    }
+    p = std::to_chars(p, p + 5, peer.port()).ptr;
+    return {text, static_cast<std::size_t>(p - text)};
+  }
+  char address[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, address, sizeof address);
+  return pool.format("[{}]:{}", address, peer.port());
+}
 
 }  // namespace
 
-Connection::Connection(Reactor& reactor, Socket socket, const asio::ip::tcp::endpoint& peer) noexcept
-    : reactor_(reactor), socket_(std::move(socket)), peer_(peer) {}
+Connection::Connection(ConnectionContext& context, Socket socket, const asio::ip::tcp::endpoint& peer) noexcept
+    : ctx_(context), socket_(std::move(socket)), peer_(peer) {}
 
 Connection::~Connection() {
   MEMPOOL_EXPECT(!waiting_, "connection destroyed with a wait pending");
@@ -83,7 +98,7 @@ void Connection::start() noexcept {
 void Connection::destroy_if_closed() noexcept {
   if (phase_ != Phase::closing || waiting_) return;  // a pending wait's completion comes back here
   end_exchange();
-  reactor_.destroy(*this);
+  ctx_.release(*this);
 }
 
 void Connection::wait(asio::socket_base::wait_type type) noexcept {
@@ -102,7 +117,7 @@ void Connection::on_ready(std::error_code ec) noexcept {
   if (phase_ == Phase::closing || ec) {
     close();
   } else if (phase_ == Phase::sending) {
-    if (flush()) finish_response();
+    if (send()) finish_response();
     if (phase_ == Phase::head) serve();  // a pipelined request waits in the buffer
   } else {
     serve();
@@ -122,7 +137,7 @@ void Connection::serve() noexcept {
         if (phase_ != Phase::head) return;  // waiting to send, idle, or closing
         continue;                            // a pipelined request is already in the buffer
       case RequestParser::State::failed:
-        ++reactor_.counters().parse_errors;
+        ++ctx_.counters.parse_errors;
         return respond_error(ex.parser.error_status());
       case RequestParser::State::need_more:
         break;
@@ -144,13 +159,13 @@ void Connection::serve() noexcept {
 }
 
 bool Connection::begin_exchange() noexcept {
-  pool_ = reactor_.pools().acquire("connection");
+  pool_ = ctx_.pools.acquire("connection");
   if (!pool_) return false;
-  exchange_ = pool_->make<Exchange>(*pool_, reactor_.config());
+  exchange_ = pool_->make<Exchange>(*pool_, ctx_.config);
   if (exchange_ == nullptr) return false;
   exchange_->parser.start(exchange_->request_pool);
-  if (!exchange_->buffer.acquire(reactor_.ring(), *pool_, reactor_.config().limits.header_buffer)) return false;
-  if (exchange_->buffer.fell_back()) ++reactor_.counters().ring_fallbacks;
+  if (!exchange_->buffer.acquire(ctx_.ring, *pool_, ctx_.config.limits.header_buffer)) return false;
+  if (exchange_->buffer.fell_back()) ++ctx_.counters.ring_fallbacks;
   set_phase(Phase::head);
   return true;
 }
@@ -164,7 +179,7 @@ Connection::ReadResult Connection::read_more() noexcept {
     drained_ = static_cast<std::size_t>(n) < room;  // a stream socket returns less only when empty
     return ReadResult::data;
   }
-  if (n < 0 && would_block(errno)) {
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     drained_ = true;
     return ReadResult::would_block;
   }
@@ -176,7 +191,7 @@ bool Connection::make_room() noexcept {
   Exchange& ex = *exchange_;
   ReadBuffer& b = ex.buffer;
   if (b.filled < b.capacity) return true;
-  const Limits& limits = reactor_.config().limits;
+  const Limits& limits = ctx_.config.limits;
   std::size_t want = b.capacity * 2;
   if (!ex.parser.headers_complete()) {
     want = std::min(want, limits.max_header_bytes + limits.header_buffer);
@@ -191,7 +206,7 @@ bool Connection::make_room() noexcept {
 
 bool Connection::send_continue() noexcept {
   exchange_->continue_sent = true;
-  ++reactor_.counters().continues;
+  ++ctx_.counters.continues;
   const ssize_t n = ::send(socket_.native_handle(), continue_response.data(), continue_response.size(), MSG_NOSIGNAL);
   return n == static_cast<ssize_t>(continue_response.size());  // 25 bytes into an idle socket
 }
@@ -202,29 +217,39 @@ void Connection::respond() noexcept {
   Exchange& ex = *exchange_;
   if (!ex.parser.request(ex.buffer.data, ex.request)) return respond_error(500);  // the pool is full
   http::Request& req = ex.request;
-  req.remote_address = reactor_.peer_text(peer_, ex.request_pool);
-  ++reactor_.counters().requests;
+  req.remote_address = peer_text(peer_, ex.request_pool);
+  ++ctx_.counters.requests;
 
-  bool ready = false;
-  try {  // the Response allocates from the request pool too: inside the try
+  // The handler boundary (router.hpp): whatever a handler throws is answered 500.
+  bool queued = false;
+  try {
     http::Response res(ex.request_pool);
-    if (const http::Handler* handler = reactor_.router().find(req.path)) {
+    if (const http::Handler* handler = ctx_.router.find(req.path)) {
       (*handler)(req, res);
     } else {
       res.error(404);
     }
-    const bool keep_alive = req.keep_alive && res.keep_alive && !stopping_ &&
-                            requests_served_ + 1 < reactor_.config().limits.keepalive_requests;
-    ready = prepare(res, keep_alive, req.version_minor == 0, req.method == http::Method::head);
+    ex.status = res.status;
+    ex.keep_alive = req.keep_alive && res.keep_alive && !stopping_ &&
+                    requests_served_ + 1 < ctx_.config.limits.keepalive_requests;
+    const HeadOptions head{ex.keep_alive, ex.keep_alive && req.version_minor == 0, ctx_.date.date_header(),
+                           ctx_.config.server_name};
+    queued = ex.writer.add(res, head, req.method == http::Method::head, ex.request_pool);
   } catch (const std::bad_alloc&) {
     // the request pool's capacity ran out
   } catch (const std::exception& e) {
-    reactor_.log_handler_error(req, e.what());
+    log_handler_failure(e.what());
+  } catch (...) {
+    log_handler_failure("an exception that is not a std::exception");
   }
   // The Response (its header list is in the request pool) is gone before writing can end the
   // exchange and release that pool.
-  if (!ready) return respond_error(500);  // which resets the pool first: a short page fits
-  if (flush()) finish_response();
+  if (!queued) {
+    ++ctx_.counters.handler_failures;
+    return respond_error(500);  // which resets the pool first: a short page fits
+  }
+  set_phase(Phase::sending);
+  if (send()) finish_response();
 }
 
 // A request we will not serve (400, 408, 413, 414, 431, 500, 505, ...): a short page, then
@@ -235,98 +260,62 @@ void Connection::respond_error(int status) noexcept {
   ex.request = {};
   ex.request.request_pool = &ex.request_pool;
   ex.request_pool.reset();
-  bool ready = false;
+  ex.writer.clear();
+  ex.status = status;
+  ex.keep_alive = false;
+  bool queued = false;
   try {
     http::Response res(ex.request_pool);
     res.error(status);
-    ready = prepare(res, false, false, false);
+    queued = ex.writer.add(res, {false, false, ctx_.date.date_header(), ctx_.config.server_name}, false,
+                           ex.request_pool);
   } catch (const std::bad_alloc&) {
   }
-  if (!ready) return close();  // not even a short page fits: the peer sees the connection close
-  if (flush()) finish_response();
-}
-
-// Serialises the head into the request pool and sets up what flush() writes. False if the pool
-// is full.
-bool Connection::prepare(const http::Response& res, bool keep_alive, bool http10, bool head_only) noexcept {
-  Exchange& ex = *exchange_;
-  ex.keep_alive = keep_alive;
-  ex.status = res.status;
-  const HeadOptions options{keep_alive, keep_alive && http10, reactor_.date().date_header(),
-                            reactor_.config().server_name};
-  const std::string_view head = serialize_head(res, options, ex.request_pool);
-  if (head.data() == nullptr) return false;
-  ex.iov[0] = {const_cast<char*>(head.data()), head.size()};
-  ex.iov_count = 1;
-  ex.iov_next = 0;
-  ex.file = {};
-  if (!head_only && has_body(res.status)) {
-    if (res.has_file()) {
-      ex.file = res.file();
-    } else if (!res.body().empty()) {
-      ex.iov[1] = {const_cast<char*>(res.body().data()), res.body().size()};
-      ex.iov_count = 2;
-    }
-  }
+  if (!queued) return close();  // not even a short page fits: the peer sees the connection close
   set_phase(Phase::sending);
-  return true;
+  if (send()) finish_response();
 }
 
-// Writes what is left of the response: the head and a memory body with one gather write, a file
-// body with sendfile. True when all is written; false when it waits (or the connection closed).
-bool Connection::flush() noexcept {
-  Exchange& ex = *exchange_;
-  const int fd = socket_.native_handle();
-  while (ex.iov_next < ex.iov_count) {
-    msghdr msg{};
-    msg.msg_iov = &ex.iov[ex.iov_next];
-    msg.msg_iovlen = ex.iov_count - ex.iov_next;
-    const int more = ex.file.length > 0 ? MSG_MORE : 0;  // head and file in one segment
-    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | more);
-    if (n < 0) return wait_to_send(errno);
-    ex.bytes_sent += static_cast<std::size_t>(n);
-    for (auto left = static_cast<std::size_t>(n); left > 0;) {
-      iovec& v = ex.iov[ex.iov_next];
-      const std::size_t done = std::min(left, v.iov_len);
-      v.iov_base = static_cast<char*>(v.iov_base) + done;
-      v.iov_len -= done;
-      left -= done;
-      if (v.iov_len == 0) ++ex.iov_next;
-    }
+void Connection::log_handler_failure(const char* what) noexcept {
+  try {
+    ctx_.error_log.error("reactor {}: handler for {} failed: {}", ctx_.reactor, exchange_->request.path, what);
+  } catch (...) {
   }
-  while (ex.file.length > 0) {
-    auto offset = static_cast<off_t>(ex.file.offset);
-    const ssize_t n = ::sendfile(fd, ex.file.fd, &offset, ex.file.length);
-    if (n <= 0) return wait_to_send(n < 0 ? errno : EIO);  // EIO: the file shrank under us
-    ex.file.offset += static_cast<std::uint64_t>(n);
-    ex.file.length -= static_cast<std::uint64_t>(n);
-    ex.bytes_sent += static_cast<std::uint64_t>(n);
-  }
-  return true;
 }
 
-// The socket is full: wait until it drains (the send timeout counts from now, as nginx's
-// send_timeout does between two writes). Any other error closes. Always false: not done yet.
-bool Connection::wait_to_send(int err) noexcept {
-  if (!would_block(err)) {
-    close();
-    return false;
+// Writes what is left of the response. True when all is written; false when it waits for the
+// socket to drain, or the connection closed.
+bool Connection::send() noexcept {
+  switch (exchange_->writer.flush(socket_.native_handle())) {
+    case ResponseWriter::Flush::done:
+      return true;
+    case ResponseWriter::Flush::blocked:
+      wait_to_send();
+      return false;
+    case ResponseWriter::Flush::failed:
+      close();
+      return false;
   }
-  refresh_deadline(Wait::send);
-  wait(asio::socket_base::wait_write);
   return false;
 }
 
+// The socket is full: wait until it drains (the send timeout counts from now, as nginx's
+// send_timeout does between two writes).
+void Connection::wait_to_send() noexcept {
+  refresh_deadline(Wait::send);
+  wait(asio::socket_base::wait_write);
+}
+
 void Connection::refresh_deadline(Wait wait) noexcept {
-  reactor_.deadlines().set(*this, wait, coarse_now() + reactor_.timeout(wait));
+  ctx_.deadlines.set(*this, wait, coarse_now() + ctx_.timeout(wait));
 }
 
 // The response is out: keep the connection for the next request, or close it.
 void Connection::finish_response() noexcept {
   Exchange& ex = *exchange_;
   ++requests_served_;
-  reactor_.count_response(ex.status);
-  reactor_.log_access(ex.request, ex.status, ex.bytes_sent);
+  ++ctx_.counters.responses[static_cast<std::size_t>(ex.status / 100) % ctx_.counters.responses.size()];
+  ctx_.access_log.write(ex.request, ex.status, ex.writer.bytes_sent(), ctx_.date.log_date());
   if (!ex.keep_alive) return close();
   if (ex.buffer.filled > ex.parser.message_end()) {
     if (!carry_over_pipelined()) return close();
@@ -341,9 +330,9 @@ bool Connection::carry_over_pipelined() noexcept {
   Exchange& ex = *exchange_;
   ReadBuffer next;
   const std::size_t leftover = ex.buffer.filled - ex.parser.message_end();
-  const std::size_t size = std::max(leftover, reactor_.config().limits.header_buffer);
-  if (!next.acquire(reactor_.ring(), *pool_, size)) return false;
-  if (next.fell_back()) ++reactor_.counters().ring_fallbacks;
+  const std::size_t size = std::max(leftover, ctx_.config.limits.header_buffer);
+  if (!next.acquire(ctx_.ring, *pool_, size)) return false;
+  if (next.fell_back()) ++ctx_.counters.ring_fallbacks;
   std::memcpy(next.data, ex.buffer.data + ex.parser.message_end(), leftover);
   next.filled = leftover;
   ex.buffer.release();
@@ -352,7 +341,7 @@ bool Connection::carry_over_pipelined() noexcept {
   ex.request_pool.reset();
   ex.parser.start(ex.request_pool);
   ex.continue_sent = false;
-  ex.bytes_sent = 0;
+  ex.writer.clear();
   return true;
 }
 
@@ -383,21 +372,21 @@ void Connection::set_phase(Phase phase) noexcept {
     case Phase::body: wait = Wait::body; break;
     case Phase::idle: wait = Wait::idle; break;
     case Phase::sending: wait = Wait::send; break;
-    case Phase::closing: return reactor_.deadlines().clear(*this);
+    case Phase::closing: return ctx_.deadlines.clear(*this);
   }
   if (deadline_link.wait == wait) return;  // the same wait goes on: its deadline stands
   refresh_deadline(wait);
 }
 
 void Connection::on_deadline() noexcept {
-  ++reactor_.counters().timeouts;
+  ++ctx_.counters.timeouts;
   // A request half received gets its 408 (best effort: the socket may be full); an idle or stuck
   // connection is just closed.
   const bool mid_request = exchange_ != nullptr && (phase_ == Phase::head || phase_ == Phase::body) &&
                            exchange_->buffer.filled > 0;
   if (mid_request) {
-    const std::string_view page = timeout_response(reactor_.date().date_header(), reactor_.config().server_name,
-                                                   exchange_->request_pool);
+    const std::string_view page =
+        timeout_response(ctx_.date.date_header(), ctx_.config.server_name, exchange_->request_pool);
     if (page.data() != nullptr) {
       (void)::send(socket_.native_handle(), page.data(), page.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }

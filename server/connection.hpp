@@ -1,16 +1,19 @@
 /// \file
-/// Connection: one client, and the keep-alive loop of DESIGN §4 in one place:
+/// Connection: the state machine of one client, the keep-alive loop of DESIGN §4 in one place:
 ///
 ///   wait readable -> read into a ring item -> parse in place -> route -> handler
-///     -> head serialised in the request pool -> gather write (sendfile for files)
-///     -> more bytes already read? next request : free the buffer, release the pools, wait
+///     -> ResponseWriter: head in the request pool, one gather write (sendfile for files)
+///     -> more bytes already read? reset the request pool, next request
+///        : free the ring item, release the connection pool, wait
 ///
 /// Memory. An idle connection holds only this object (a FixedPool slice) and its socket: no read
 /// buffer, no pool. When bytes arrive it takes a connection pool from the reactor's PoolManager
 /// and makes an Exchange in it: the request pool (a child), the parser, the read buffer and the
-/// response being written. When the connection goes idle again, the pool goes back to the
-/// manager, which hands it, already reset, to the next connection that needs one.
+/// response writer. Between pipelined requests the request pool is reset; when the connection
+/// goes idle again the connection pool goes back to the manager, which hands it, reset, to the
+/// next connection that needs one.
 ///
+/// It knows its reactor only through a ConnectionContext (connection_context.hpp).
 /// Single-threaded: everything happens on the reactor's thread. At most one asynchronous wait
 /// is pending (a ReadinessWait inside this object: waiting allocates nothing); no pool is reset
 /// while it is (checked). A read that drains the socket lets the next wait for readable skip
@@ -31,21 +34,14 @@
 
 namespace mempool::server {
 
-class Reactor;
+struct ConnectionContext;
 struct Exchange;
-}  // namespace mempool::server
-
-namespace mempool::http {
-class Response;
-}
-
-namespace mempool::server {
 
 class Connection {
  public:
   using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 
-  Connection(Reactor& reactor, Socket socket, const asio::ip::tcp::endpoint& peer) noexcept;
+  Connection(ConnectionContext& context, Socket socket, const asio::ip::tcp::endpoint& peer) noexcept;
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -74,9 +70,9 @@ class Connection {
   bool send_continue() noexcept;
   void respond() noexcept;
   void respond_error(int status) noexcept;
-  bool prepare(const http::Response& res, bool keep_alive, bool http10, bool head_only) noexcept;
-  bool flush() noexcept;
-  bool wait_to_send(int err) noexcept;
+  void log_handler_failure(const char* what) noexcept;
+  bool send() noexcept;
+  void wait_to_send() noexcept;
   void refresh_deadline(Wait wait) noexcept;
   void destroy_if_closed() noexcept;
   void finish_response() noexcept;
@@ -86,7 +82,7 @@ class Connection {
   void close() noexcept;
   void set_phase(Phase phase) noexcept;
 
-  Reactor& reactor_;
+  ConnectionContext& ctx_;
   ReactorSocket socket_;
   ReadinessWait readiness_{this, [](void* self, std::error_code ec) { static_cast<Connection*>(self)->on_ready(ec); }};
   asio::ip::tcp::endpoint peer_;

@@ -1,32 +1,18 @@
 #include "reactor.hpp"
 
-#include <arpa/inet.h>
 #include <asio/bind_allocator.hpp>
 #include <asio/post.hpp>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <charconv>
 #include <ctime>
+#include <exception>
+#include <utility>
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
-#include <mempool/http/builtin.hpp>
-#include <mempool/http/stats.hpp>
-
-#include "greeting.hpp"
-#include "shared.hpp"
+#include <spdlog/logger.h>
 
 namespace mempool::server {
 
 namespace {
-
-constexpr std::string_view service_unavailable =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
-    "Connection: close\r\n\r\n503 Service Unavailable\n";
 
 // Often enough to expire the shortest timeout on time (a quarter of it), at most once a second
 // (the Date header changes each second), at least every 10 ms.
@@ -37,55 +23,47 @@ std::chrono::milliseconds tick_interval_for(const Timeouts& t) {
 
 constexpr auto publish_interval = std::chrono::seconds(1);
 
+// Asio's own operations (the tick's wait) of which a reactor has at most a few at once.
+constexpr std::size_t handler_memory_waits = 16;
+
+void add(http::OpenFileCacheStats& total, const http::OpenFileCacheStats& s) noexcept {
+  total.hits += s.hits;
+  total.misses += s.misses;
+  total.evictions += s.evictions;
+  total.revalidations += s.revalidations;
+  total.invalidations += s.invalidations;
+  total.entries += s.entries;
+  total.open_fds += s.open_fds;
+  total.in_use += s.in_use;
+  total.content_bytes += s.content_bytes;
+}
+
 }  // namespace
 
-Reactor::Reactor(unsigned id, Shared& shared)
+Reactor::Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup)
     : id_(id),
       shared_(shared),
-      acceptor_(io_.get_executor()),
+      setup_(setup),
       tick_(io_.get_executor()),
       pools_(PoolManagerOptions{.allocator = &blocks_, .pool = {.tag = "connection"}}),
       ring_(shared.config.ring_buffer_bytes),
       connections_(sizeof(Connection), shared.max_connections_per_reactor() + 1),
-      handler_memory_(16),
-      static_files_(shared.config.root.string(), shared.mime, small_objects_),
+      handler_memory_(handler_memory_waits),
       router_(shared.arena),
+      context_{shared.config, router_,   pools_, ring_, date_, deadlines_, counters_, shared.access_log,
+               *shared.error_log, id,    {&Reactor::release, this}},
+      acceptor_(io_, handler_memory_, counters_, {&Reactor::admit, this}, id),
       max_connections_(shared.max_connections_per_reactor()),
-      tick_interval_(tick_interval_for(shared.config.timeouts)) {
-  build_routes();
-}
+      tick_interval_(tick_interval_for(shared.config.timeouts)) {}
 
 Reactor::~Reactor() { join(); }
 
-const ServerConfig& Reactor::config() const noexcept { return shared_.config; }
-
-void Reactor::build_routes() {
-  router_.add_exact("/hello", http::hello_handler());
-  router_.add_exact("/echo", http::echo_handler());
-  router_.add_exact("/greet", example::greeting_handler());
-  auto collect = [this](http::StatsTable& table) { shared_.collect(table, *this); };
-  router_.add_exact("/stats", http::stats_json_handler(collect));
-  router_.add_exact("/metrics", http::metrics_handler(collect));
-  router_.add_prefix("/", [this](const http::Request& req, http::Response& res) { static_files_.handle(req, res); });
-}
-
 // --- thread -------------------------------------------------------------------------------------
 
-void Reactor::listen(const asio::ip::tcp::endpoint& endpoint) {
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(Acceptor::reuse_address(true));
-  const int on = 1;  // every reactor binds the same port; the kernel spreads the connections
-  if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-    throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
-  }
-  acceptor_.bind(endpoint);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-}
-
-asio::ip::tcp::endpoint Reactor::local_endpoint() const { return acceptor_.local_endpoint(); }
-
-void Reactor::start() {
+std::future<void> Reactor::start() {
+  std::future<void> ready = ready_.get_future();
   thread_ = std::thread([this] { run(); });
+  return ready;
 }
 
 void Reactor::join() {
@@ -93,20 +71,22 @@ void Reactor::join() {
 }
 
 void Reactor::run() noexcept {
-  // sendfile(2) has no MSG_NOSIGNAL: a peer's reset must not raise SIGPIPE in whatever process
-  // embeds the server. Blocked here, the thread-directed signal stays pending and harmless.
-  sigset_t pipe;
-  sigemptyset(&pipe);
-  sigaddset(&pipe, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   // Everything single-owner belongs to this thread from here on.
   blocks_.adopt_current_thread();
   pools_.adopt_current_thread();
   date_.update(std::time(nullptr));
-  accept();
+  try {
+    setup_(router_, *this);
+  } catch (...) {
+    ready_.set_exception(std::current_exception());
+    return;
+  }
+  acceptor_.start();
   schedule_tick();
+  ready_.set_value();
   io_.run();
   shared_.scoreboard.publish(snapshot());  // the final figures, for the stats at exit
+  shared_.access_log.flush();              // every line out by the time the server has stopped
 }
 
 void Reactor::stop() {
@@ -117,8 +97,7 @@ void Reactor::begin_stop() noexcept {
   if (stopping_) return;
   stopping_ = true;
   stop_deadline_ = coarse_now() + shared_.config.timeouts.shutdown_grace;
-  std::error_code ec;
-  acceptor_.close(ec);
+  acceptor_.close();
   close_all(true);
   if (finished()) tick_.cancel();  // nothing left to wait for: run() returns now, not at the next tick
 }
@@ -139,61 +118,35 @@ void Reactor::close_all(bool idle_only) noexcept {
   }
 }
 
-bool Reactor::finished() const noexcept { return stopping_ && counters_.open == 0; }
+// --- connections --------------------------------------------------------------------------------
 
-// --- accepting ----------------------------------------------------------------------------------
-
-template <class F>
-auto Reactor::with_handler_memory(F&& f) noexcept {
-  return asio::bind_allocator(HandlerAllocator<void>(handler_memory_), std::forward<F>(f));
+bool Reactor::admit(void* self, Acceptor::Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept {
+  auto& r = *static_cast<Reactor*>(self);
+  if (r.stopping_ || r.counters_.open >= r.max_connections_) return false;
+  Connection* c = r.connections_.make<Connection>(r.context_, std::move(socket), peer);
+  if (c == nullptr) return false;
+  ++r.counters_.open;
+  c->start();
+  return true;
 }
 
-void Reactor::accept() noexcept {
-  acceptor_.async_accept(peer_, with_handler_memory([this](std::error_code ec, Connection::Socket socket) {
-                           on_accept(ec, std::move(socket));
-                         }));
+void Reactor::release(void* self, Connection& connection) noexcept {
+  auto& r = *static_cast<Reactor*>(self);
+  r.connections_.destroy(&connection);
+  --r.counters_.open;
+  ++r.counters_.closed;
+  if (r.finished()) r.tick_.cancel();  // the last connection of a stop: run() can return now
 }
 
-void Reactor::on_accept(std::error_code ec, Connection::Socket socket) noexcept {
-  if (ec == asio::error::operation_aborted || stopping_) return;
-  if (ec) {
-    // Out of descriptors, most likely: try again at the next tick rather than spin.
-    spdlog::warn("reactor {}: accept failed: {}", id_, ec.message());
-    accept_paused_ = true;
-    return;
-  }
-  ++counters_.accepts;
-  if (counters_.open >= max_connections_) {
-    refuse(socket);
-  } else if (Connection* c = connections_.make<Connection>(*this, std::move(socket), peer_)) {
-    ++counters_.open;
-    c->start();
-  } else {
-    refuse(socket);
-  }
-  accept();
-}
-
-void Reactor::refuse(Connection::Socket& socket) noexcept {
-  ++counters_.refused;
-  (void)::send(socket.native_handle(), service_unavailable.data(), service_unavailable.size(),
-               MSG_NOSIGNAL | MSG_DONTWAIT);
-  std::error_code ec;
-  socket.close(ec);
-}
-
-void Reactor::destroy(Connection& connection) noexcept {
-  connections_.destroy(&connection);
-  --counters_.open;
-  ++counters_.closed;
-  if (finished()) tick_.cancel();  // the last connection of a stop: run() can return now
+http::StaticFiles& Reactor::add_static_files(std::string_view root, const http::StaticFilesOptions& options) {
+  return static_files_.emplace_back(root, shared_.mime, small_objects_, options);
 }
 
 // --- the tick: dates, deadlines, housekeeping ---------------------------------------------------
 
 void Reactor::schedule_tick() noexcept {
   tick_.expires_after(tick_interval_);
-  tick_.async_wait(with_handler_memory([this](std::error_code ec) {
+  tick_.async_wait(asio::bind_allocator(HandlerAllocator<void>(handler_memory_), [this](std::error_code ec) {
     if (!ec) on_tick();
   }));
 }
@@ -207,68 +160,14 @@ void Reactor::on_tick() noexcept {
     next_publish_ = now + publish_interval;
     pools_.trim();  // h2o's rule: half of what stayed idle all period goes
     shared_.scoreboard.publish(snapshot());
+    shared_.access_log.flush();
   }
-  if (accept_paused_ && !stopping_) {
-    accept_paused_ = false;
-    accept();
-  }
+  if (!stopping_) acceptor_.resume();
   if (!finished()) schedule_tick();
 }
 
-std::chrono::milliseconds Reactor::timeout(Wait wait) const noexcept {
-  const Timeouts& t = shared_.config.timeouts;
-  switch (wait) {
-    case Wait::header: return t.header;
-    case Wait::body: return t.body;
-    case Wait::send: return t.send;
-    default: return t.idle;
-  }
-}
-
-// --- per request helpers ------------------------------------------------------------------------
-
-std::string_view Reactor::peer_text(const asio::ip::tcp::endpoint& peer, Pool& pool) const noexcept {
-  // IPv4 by hand: glibc's inet_ntop formats with sprintf, a cost on every request.
-  const auto* sa = peer.data();
-  if (sa->sa_family == AF_INET) {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(sa)->sin_addr);
-    auto* text = static_cast<char*>(pool.alloc_unaligned(sizeof "255.255.255.255:65535"));
-    if (text == nullptr) return {};
-    char* p = text;
-    for (int i = 0; i < 4; ++i) {
-      p = std::to_chars(p, p + 3, bytes[i]).ptr;
-      *p++ = i < 3 ? '.' : ':';
-    }
-    p = std::to_chars(p, p + 5, peer.port()).ptr;
-    return {text, static_cast<std::size_t>(p - text)};
-  }
-  char address[INET6_ADDRSTRLEN] = "?";
-  inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, address, sizeof address);
-  return pool.format("[{}]:{}", address, peer.port());
-}
-
-void Reactor::log_access(const http::Request& req, int status, std::uint64_t bytes) noexcept {
-  if (!shared_.access_log) return;
-  const auto header = [&](std::string_view name) { return req.header(name).value_or("-"); };
-  try {
-    shared_.access_log->info("{} - - [{}] \"{} {} HTTP/{}.{}\" {} {} \"{}\" \"{}\"",
-                             req.remote_address.empty() ? "-" : req.remote_address, date_.log_date(),
-                             req.method_name.empty() ? "-" : req.method_name, req.target, req.version_major,
-                             req.version_minor, status, bytes, header("Referer"), header("User-Agent"));
-  } catch (...) {
-    // a log line is not worth a connection
-  }
-}
-
-void Reactor::log_handler_error(const http::Request& req, const char* what) noexcept {
-  try {
-    spdlog::error("reactor {}: handler for {} failed: {}", id_, req.path, what);
-  } catch (...) {
-  }
-}
-
-ReactorSnapshot Reactor::snapshot() const noexcept {
-  ReactorSnapshot s;
+http::ReactorSnapshot Reactor::snapshot() const noexcept {
+  http::ReactorSnapshot s;
   s.reactor = id_;
   s.published = true;
   s.server = counters_;
@@ -277,9 +176,10 @@ ReactorSnapshot Reactor::snapshot() const noexcept {
   s.ring_buffer = ring_.stats();
   s.connection_slots = connections_.stats();
   s.handler_memory = handler_memory_.stats();
+  s.handler_memory_large = handler_memory_.large_stats();
   s.handler_memory_heap = handler_memory_.heap_allocations();
   s.small_objects = small_objects_.stats();
-  s.open_files = static_files_.cache().stats();
+  for (const http::StaticFiles& files : static_files_) add(s.open_files, files.cache().stats());
   return s;
 }
 

@@ -1,127 +1,118 @@
 /// \file
 /// Reactor: one thread and everything its share of the connections needs, so that nothing is
-/// shared on the hot path (DESIGN §4): its own io_context (concurrency hint 1), an SO_REUSEPORT
-/// acceptor, a BlockAllocator and PoolManager for connection and request pools, a RingBuffer for
-/// reads, a FixedPool of Connection objects, recycled memory for Asio's operations, a
-/// SmallObjectAllocator for the open-file cache, its own router and static-file handler, the
-/// cached Date line, counters and the deadline lists.
+/// shared on the hot path (DESIGN §4): its own io_context (concurrency hint 1), an Acceptor, a
+/// BlockAllocator and PoolManager for connection and request pools, a RingBuffer for reads, a
+/// FixedPool of Connection objects, recycled memory for Asio's operations, a
+/// SmallObjectAllocator for the open-file caches, its own Router, the cached Date line,
+/// counters and the deadline lists. It offers the route setup its services
+/// (http::ReactorServices) and its connections a narrow ConnectionContext.
 ///
-/// Threads: built on the main thread, then everything runs on the reactor's own thread;
-/// stop() may be called from any thread. snapshot() is for that thread only; other threads read
-/// the copy it publishes to the Scoreboard.
+/// Lifecycle: built on the caller's thread, listen() there; start() starts the thread, which
+/// runs the route setup, then accepts until stop(). Threads: stop() may be called from any
+/// thread; everything else runs on the reactor's own thread. snapshot() is for that thread only;
+/// other threads read the copy it publishes to the Scoreboard.
 #pragma once
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <array>
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <optional>
+#include <cstddef>
+#include <future>
+#include <list>
 #include <string_view>
 #include <thread>
 
 #include <mempool/block_allocator.hpp>
 #include <mempool/fixed_pool.hpp>
-#include <mempool/http/request.hpp>
+#include <mempool/http/reactor_stats.hpp>
 #include <mempool/http/router.hpp>
+#include <mempool/http/services.hpp>
 #include <mempool/http/static_files.hpp>
 #include <mempool/pool_manager.hpp>
 #include <mempool/ring_buffer.hpp>
 #include <mempool/small_object_allocator.hpp>
 
-#include "config.hpp"
+#include "acceptor.hpp"
 #include "connection.hpp"
+#include "connection_context.hpp"
 #include "date_cache.hpp"
 #include "deadlines.hpp"
 #include "handler_memory.hpp"
-#include "scoreboard.hpp"
+#include "shared.hpp"
 
 namespace mempool::server {
 
-class Shared;
-
-class Reactor {
+class Reactor final : private http::ReactorServices {
  public:
-  Reactor(unsigned id, Shared& shared);
+  /// `setup` (the Server's) mounts this reactor's routes on its thread.
+  Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup);
   ~Reactor();
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
 
-  /// Opens the SO_REUSEPORT acceptor on `endpoint` (port 0 picks one); before start().
-  void listen(const asio::ip::tcp::endpoint& endpoint);
-  asio::ip::tcp::endpoint local_endpoint() const;
-  /// Starts the reactor's thread.
-  void start();
+  /// Opens the acceptor on `endpoint` (port 0 picks one); before start().
+  void listen(const asio::ip::tcp::endpoint& endpoint) { acceptor_.listen(endpoint); }
+  asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  /// Starts the reactor's thread. The future is ready once the routes are set up and the reactor
+  /// accepts; it holds the exception if the route setup threw (the thread has then ended).
+  std::future<void> start();
   /// Graceful stop, from any thread: stop accepting, close idle connections, let the requests in
   /// progress finish within the grace period, then close the rest; the thread then ends.
   void stop();
   void join();
 
-  // --- for connections (reactor thread only) ---------------------------------------------------
-  const ServerConfig& config() const noexcept;
-  PoolManager& pools() noexcept { return pools_; }
-  RingBuffer& ring() noexcept { return ring_; }
-  const DateCache& date() const noexcept { return date_; }
-  ReactorCounters& counters() noexcept { return counters_; }
-  DeadlineLists<Connection>& deadlines() noexcept { return deadlines_; }
-  const http::Router& router() const noexcept { return router_; }
-  std::chrono::milliseconds timeout(Wait wait) const noexcept;
-  /// "address:port" in `pool`.
-  std::string_view peer_text(const asio::ip::tcp::endpoint& peer, Pool& pool) const noexcept;
-  void count_response(int status) noexcept { ++counters_.responses[static_cast<std::size_t>(status / 100) % 6]; }
-  void log_access(const http::Request& req, int status, std::uint64_t bytes) noexcept;
-  void log_handler_error(const http::Request& req, const char* what) noexcept;
-  /// A closed connection gives its slot back.
-  void destroy(Connection& connection) noexcept;
-
-  /// This reactor's counters now (its own thread only).
-  ReactorSnapshot snapshot() const noexcept;
-  unsigned id() const noexcept { return id_; }
+  /// This reactor's figures now (its own thread only).
+  http::ReactorSnapshot snapshot() const noexcept;
 
  private:
-  using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
   using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, asio::io_context::executor_type>;
 
+  // http::ReactorServices, for the route setup and its handlers.
+  unsigned reactor() const noexcept override { return id_; }
+  PoolManager& pools() noexcept override { return pools_; }
+  GlobalArena& arena() noexcept override { return shared_.arena; }
+  SmallObjectAllocator& small_objects() noexcept override { return small_objects_; }
+  const http::MimeTypes& mime_types() const noexcept override { return shared_.mime; }
+  const http::ReactorCounters& counters() const noexcept override { return counters_; }
+  void collect_stats(http::StatsTable& table) const override { shared_.collect(table, snapshot()); }
+  http::StaticFiles& add_static_files(std::string_view root, const http::StaticFilesOptions& options) override;
+
   void run() noexcept;
-  void accept() noexcept;
-  void on_accept(std::error_code ec, Connection::Socket socket) noexcept;
-  void refuse(Connection::Socket& socket) noexcept;
+  static bool admit(void* self, Acceptor::Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept;
+  static void release(void* self, Connection& connection) noexcept;
   void schedule_tick() noexcept;
   void on_tick() noexcept;
   void begin_stop() noexcept;
   void close_all(bool idle_only) noexcept;
-  bool finished() const noexcept;
-  void build_routes();
-  template <class F>
-  auto with_handler_memory(F&& f) noexcept;
+  bool finished() const noexcept { return stopping_ && counters_.open == 0; }
 
   const unsigned id_;
   Shared& shared_;
+  const http::RouteSetup& setup_;
   asio::io_context io_{1};  // concurrency hint 1: one thread, no locking in the scheduler
-  Acceptor acceptor_;
   Timer tick_;
-  asio::ip::tcp::endpoint peer_;  ///< filled by the pending accept
+  // Before the pools: a request pool's cleanup may release a file into a static-file handler's
+  // cache, which lives in the small-object allocator.
+  SmallObjectAllocator small_objects_;
+  std::list<http::StaticFiles> static_files_;  ///< made by the route setup
   BlockAllocator blocks_;
   PoolManager pools_;
   RingBuffer ring_;
   FixedPool connections_;
   HandlerMemory handler_memory_;
-  SmallObjectAllocator small_objects_;
-  http::StaticFiles static_files_;
   http::Router router_;
   DateCache date_;
   DeadlineLists<Connection> deadlines_;
-  ReactorCounters counters_;
+  http::ReactorCounters counters_;
+  ConnectionContext context_;  ///< what each Connection sees of this reactor
+  Acceptor acceptor_;
   std::size_t max_connections_;
   std::chrono::milliseconds tick_interval_;
   Clock::time_point next_publish_{};
   Clock::time_point stop_deadline_{};
   bool stopping_ = false;
-  bool accept_paused_ = false;  ///< accept failed (out of descriptors?): retried at the next tick
+  std::promise<void> ready_;
   std::thread thread_;
 };
 

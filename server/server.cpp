@@ -1,80 +1,196 @@
-#include "server.hpp"
+#include <mempool/http/server.hpp>
 
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/spdlog.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <asio/io_context.hpp>
-#include <thread>
+#include <asio/ip/tcp.hpp>
 
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+#include <spdlog/logger.h>
+
+#include <mempool/http/builtin.hpp>
+
+#include "error_log.hpp"
 #include "reactor.hpp"
 #include "shared.hpp"
+#include "value_syntax.hpp"
 
-namespace mempool::server {
+namespace mempool::http {
 
 namespace {
 
-unsigned reactor_count(const ServerConfig& config) {
-  if (config.reactors != 0) return config.reactors;
-  return std::max(1u, std::thread::hardware_concurrency());
+using server::Reactor;
+using server::Shared;
+
+/// The first address `listen.host` resolves to (a literal, or a name such as localhost).
+asio::ip::tcp::endpoint resolve(const ListenAddress& listen) {
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  const auto results =
+      resolver.resolve(listen.host, std::to_string(listen.port), asio::ip::tcp::resolver::numeric_service);
+  return *results.begin();
 }
 
-std::shared_ptr<spdlog::logger> open_access_log(const ServerConfig& config) {
-  if (!config.access_log) return nullptr;
-  auto logger = std::make_shared<spdlog::logger>(
-      "access", std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.access_log->string()));
-  logger->set_pattern("%v");
-  logger->set_level(spdlog::level::info);
-  logger->flush_on(spdlog::level::err);  // lines are flushed by spdlog::flush_every in main
-  return logger;
+/// Blocks `signals` in the calling thread while it lives (threads started meanwhile inherit it).
+class SignalMask {
+ public:
+  explicit SignalMask(std::initializer_list<int> signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (const int s : signals) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, &previous_);
+  }
+  ~SignalMask() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  SignalMask(const SignalMask&) = delete;
+  SignalMask& operator=(const SignalMask&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
+Handler builtin(Builtin which, ReactorServices& reactor, const ServerConfig& config) {
+  switch (which) {
+    case Builtin::hello: return hello();
+    case Builtin::echo: return echo();
+    case Builtin::stats: return stats(reactor);
+    case Builtin::metrics: return metrics(reactor);
+    case Builtin::static_files:
+      if (config.root.empty())
+        throw std::invalid_argument("a \"static\" route needs a root (ServerConfig::root, or root = in the file)");
+      return static_files(reactor, config.root.string());
+  }
+  throw std::invalid_argument("unknown built-in handler");
 }
 
 }  // namespace
 
-asio::ip::tcp::endpoint resolve_listen(const ListenAddress& listen) {
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
-  const auto results = resolver.resolve(listen.host, std::to_string(listen.port),
-                                        asio::ip::tcp::resolver::numeric_service);
-  return *results.begin();
+std::string Endpoint::to_string() const { return server::format_listen({address_, port_}); }
+
+void mount_routes(Router& routes, ReactorServices& reactor, const ServerConfig& config) {
+  Handler files;  // one static-file handler, so one open-file cache, for every "static" route
+  for (const RouteConfig& route : config.routes) {
+    const bool is_files = route.handler == Builtin::static_files;
+    if (is_files && !files) files = builtin(route.handler, reactor, config);
+    Handler handler = is_files ? files : builtin(route.handler, reactor, config);
+    if (route.prefix()) {
+      routes.add_prefix(route.path, std::move(handler));
+    } else {
+      routes.add_exact(route.path, std::move(handler));
+    }
+  }
 }
 
-Server::Server(ServerConfig config) {
-  const auto endpoint = resolve_listen(config.listen);
-  const unsigned count = reactor_count(config);
-  auto access_log = open_access_log(config);
-  shared_ = std::make_unique<Shared>(std::move(config), count, std::move(access_log));
-  for (unsigned i = 0; i < count; ++i) reactors_.push_back(std::make_unique<Reactor>(i, *shared_));
-  // The first reactor picks the port (port 0 in tests); the others join it on SO_REUSEPORT.
-  reactors_.front()->listen(endpoint);
-  const auto bound = reactors_.front()->local_endpoint();
-  for (std::size_t i = 1; i < reactors_.size(); ++i) reactors_[i]->listen(bound);
-}
+// --- Server -------------------------------------------------------------------------------------
+
+class Server::Impl {
+ public:
+  Impl(ServerConfig config, RouteSetup routes) : setup(std::move(routes)), shared(std::move(config)) {
+    server::set_error_log_level(shared.config.log_level);
+    const auto address = resolve(shared.config.listen);
+    for (unsigned i = 0; i < shared.reactors(); ++i) reactors.push_back(std::make_unique<Reactor>(i, shared, setup));
+    // The first reactor picks the port (port 0 in tests); the others join it on SO_REUSEPORT.
+    reactors.front()->listen(address);
+    const auto bound = reactors.front()->local_endpoint();
+    for (std::size_t i = 1; i < reactors.size(); ++i) reactors[i]->listen(bound);
+  }
+
+  const RouteSetup setup;  ///< before the reactors, which call it
+  Shared shared;
+  std::vector<std::unique_ptr<Reactor>> reactors;
+  bool started = false;
+};
+
+Server::Server(ServerConfig config)
+    : Server(std::move(config), RouteSetup([this](Router& routes, ReactorServices& reactor) {
+               mount_routes(routes, reactor, impl_->shared.config);
+             })) {}
+
+Server::Server(ServerConfig config, std::function<void(Router&)> setup)
+    : Server(std::move(config), RouteSetup([setup = std::move(setup)](Router& routes, ReactorServices&) {
+               setup(routes);
+             })) {}
+
+Server::Server(ServerConfig config, RouteSetup setup)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(setup))) {}
 
 Server::~Server() {
+  if (!impl_) return;
   stop();
   wait();
 }
 
 void Server::start() {
-  for (auto& r : reactors_) r->start();
+  if (impl_->started) return;
+  impl_->started = true;
+  std::vector<std::future<void>> ready;
+  {
+    const SignalMask reactors_ignore({SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE});
+    for (auto& r : impl_->reactors) ready.push_back(r->start());
+  }
+  std::exception_ptr failure;
+  for (auto& f : ready) {
+    try {
+      f.get();
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) {
+    stop();
+    wait();
+    std::rethrow_exception(failure);
+  }
+  const auto ep = endpoint();
+  impl_->shared.error_log->info("listening on http://{}/ with {} reactors", ep.to_string(), reactors());
 }
 
-asio::ip::tcp::endpoint Server::endpoint() const { return reactors_.front()->local_endpoint(); }
+Endpoint Server::endpoint() const {
+  const auto ep = impl_->reactors.front()->local_endpoint();
+  return Endpoint(ep.address().to_string(), ep.port());
+}
 
 void Server::stop() {
-  for (auto& r : reactors_) r->stop();
+  for (auto& r : impl_->reactors) r->stop();
 }
 
 void Server::wait() {
-  for (auto& r : reactors_) r->join();
+  for (auto& r : impl_->reactors) r->join();
 }
 
-unsigned Server::reactors() const noexcept { return static_cast<unsigned>(reactors_.size()); }
+int Server::wait_for_signal() {
+  const SignalMask blocked({SIGINT, SIGTERM});
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::logger& log = *impl_->shared.error_log;
+  log.info("{}: stopping (grace period {} ms)", signal == SIGINT ? "SIGINT" : "SIGTERM",
+           impl_->shared.config.timeouts.shutdown_grace.count());
+  stop();
+  wait();
+  std::uint64_t requests = 0, connections = 0, outstanding = 0;
+  for (const ReactorSnapshot& s : snapshots()) {
+    requests += s.server.requests;
+    connections += s.server.accepts;
+    outstanding += s.pool_manager.outstanding;
+  }
+  log.info("stopped: {} requests on {} connections, {} pools outstanding", requests, connections, outstanding);
+  return signal;
+}
+
+unsigned Server::reactors() const noexcept { return static_cast<unsigned>(impl_->reactors.size()); }
 
 std::vector<ReactorSnapshot> Server::snapshots() const {
   std::vector<ReactorSnapshot> all;
-  for (unsigned i = 0; i < reactors(); ++i) all.push_back(shared_->scoreboard.read(i));
+  for (unsigned i = 0; i < reactors(); ++i) all.push_back(impl_->shared.scoreboard.read(i));
   return all;
 }
 
-}  // namespace mempool::server
+}  // namespace mempool::http

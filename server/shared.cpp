@@ -1,22 +1,34 @@
 #include "shared.hpp"
 
 #include <algorithm>
+#include <thread>
 
-#include "reactor.hpp"
+#include "error_log.hpp"
 
 namespace mempool::server {
 
-Shared::Shared(ServerConfig server_config, unsigned reactor_count, std::shared_ptr<spdlog::logger> access)
-    : config(std::move(server_config)), mime(arena), scoreboard(reactor_count), access_log(std::move(access)) {}
+namespace {
+
+unsigned reactor_count(const ServerConfig& config) {
+  if (config.reactors != 0) return config.reactors;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+Shared::Shared(ServerConfig server_config)
+    : config(std::move(server_config)),
+      mime(arena),
+      scoreboard(reactor_count(config)),
+      access_log(config.access_log),
+      error_log(server::error_log()) {}
 
 std::size_t Shared::max_connections_per_reactor() const noexcept {
   return std::max<std::size_t>(1, config.limits.max_connections / reactors());
 }
 
-void Shared::collect(http::StatsTable& table, const Reactor& caller) const {
-  for (unsigned i = 0; i < reactors(); ++i) {
-    add_rows(table, i == caller.id() ? caller.snapshot() : scoreboard.read(i));
-  }
+void Shared::collect(http::StatsTable& table, const http::ReactorSnapshot& live) const {
+  for (unsigned i = 0; i < reactors(); ++i) add_rows(table, i == live.reactor ? live : scoreboard.read(i));
   const GlobalArenaStats g = arena.stats();
   const int p = http::StatsTable::process;
   table.gauge(p, "global_arena", "pages", g.pages);

@@ -1,37 +1,46 @@
 /// \file
 /// Shared: what every reactor reads and nothing changes after start-up: the configuration, the
-/// GlobalArena holding the route paths and the MIME table, the scoreboard, the access log.
+/// GlobalArena holding the route paths and the MIME table, the scoreboard, the logs.
+///
+/// Thread safety: read-only after construction, except the scoreboard (its own lock) and the
+/// logs (their sinks lock).
 #pragma once
 
+#include <cstddef>
 #include <memory>
-
-#include <spdlog/logger.h>
 
 #include <mempool/global_arena.hpp>
 #include <mempool/http/mime_types.hpp>
+#include <mempool/http/reactor_stats.hpp>
 #include <mempool/http/stats.hpp>
 
+#include "access_log.hpp"
 #include "config.hpp"
 #include "scoreboard.hpp"
 
-namespace mempool::server {
+namespace spdlog {
+class logger;
+}
 
-class Reactor;
+namespace mempool::server {
 
 class Shared {
  public:
-  Shared(ServerConfig server_config, unsigned reactor_count, std::shared_ptr<spdlog::logger> access);
+  /// One scoreboard slot per reactor: config.reactors, or one per core when it is 0.
+  explicit Shared(ServerConfig server_config);
 
   const ServerConfig config;
-  GlobalArena arena;         ///< route paths, MIME table: everything that lives as long as the process
+  GlobalArena arena;  ///< route paths, MIME table: everything that lives as long as the server
   http::MimeTypes mime;
   Scoreboard scoreboard;
-  std::shared_ptr<spdlog::logger> access_log;  ///< null: off
+  const AccessLog access_log;
+  const std::shared_ptr<spdlog::logger> error_log;
 
   unsigned reactors() const noexcept { return scoreboard.reactors(); }
   std::size_t max_connections_per_reactor() const noexcept;
-  /// Rows for /stats: `caller`'s live figures, the other reactors' published ones, the process's.
-  void collect(http::StatsTable& table, const Reactor& caller) const;
+  /// Rows for /stats: every reactor's figures (the caller's `live` ones, the others' as last
+  /// published) and the process-wide allocators.
+  void collect(http::StatsTable& table, const http::ReactorSnapshot& live) const;
 };
 
 }  // namespace mempool::server

@@ -1,7 +1,7 @@
 #include <mempool/http/builtin.hpp>
+#include <mempool/http/stats.hpp>
 
 #include <memory_resource>
-#include <new>
 #include <string>
 
 namespace mempool::http {
@@ -28,21 +28,19 @@ std::string_view describe(const Request& req) {
     text += "\r\n";
   }
   text += "\r\n";
-  const std::string_view copy = req.pool().strdup(text);
-  if (copy.data() == nullptr) throw std::bad_alloc();  // the server answers 500
-  return copy;
+  return req.pool().strdup(text);
 }
 
 }  // namespace
 
-Handler hello_handler() {
+Handler hello() {
   return [](const Request& req, Response& res) {
     if (req.method != Method::get && req.method != Method::head) return method_not_allowed(res, "GET, HEAD");
     res.text(200, "Hello, World!");
   };
 }
 
-Handler echo_handler() {
+Handler echo() {
   return [](const Request& req, Response& res) {
     switch (req.method) {
       case Method::post:
@@ -57,6 +55,19 @@ Handler echo_handler() {
         method_not_allowed(res, "GET, HEAD, POST, PUT");
     }
   };
+}
+
+Handler static_files(ReactorServices& reactor, std::string_view root, const StaticFilesOptions& options) {
+  StaticFiles* files = &reactor.add_static_files(root, options);
+  return [files](const Request& req, Response& res) { files->handle(req, res); };
+}
+
+Handler stats(ReactorServices& reactor) {
+  return stats_json_handler([&reactor](StatsTable& table) { reactor.collect_stats(table); });
+}
+
+Handler metrics(ReactorServices& reactor) {
+  return metrics_handler([&reactor](StatsTable& table) { reactor.collect_stats(table); });
 }
 
 }  // namespace mempool::http

@@ -98,8 +98,9 @@ bool OpenFileCache::still_valid(Entry& entry, Clock::time_point t) noexcept {
 }
 
 // The validators, and the content of a small file, in one allocation made with the entry. A
-// file that reads short (changing as we read) is simply not kept in memory.
-bool OpenFileCache::make_extras(Entry& e) noexcept {
+// file that reads short (changing as we read) is simply not kept in memory. Throws
+// std::bad_alloc (the small-object allocator's failure rule).
+void OpenFileCache::make_extras(Entry& e) {
   char date_buffer[http_date_length];
   const std::string_view date = format_http_date(e.info_.mtime, date_buffer);
   char etag_buffer[48];
@@ -109,14 +110,8 @@ bool OpenFileCache::make_extras(Entry& e) noexcept {
                     content_bytes_ + e.info_.size <= content_budget_;
   const std::size_t content_size = keep ? e.info_.size : 0;
   const std::size_t bytes = sizeof(Entry::Extras) + etag.size + date.size() + content_size;
-  void* raw;
-  try {
-    raw = small_->allocate(bytes);
-  } catch (const std::bad_alloc&) {
-    return false;
-  }
-  auto* x = ::new (raw) Entry::Extras{bytes, static_cast<std::uint16_t>(etag.size),
-                                      static_cast<std::uint16_t>(date.size()), 0, false};
+  auto* x = ::new (small_->allocate(bytes)) Entry::Extras{bytes, static_cast<std::uint16_t>(etag.size),
+                                                          static_cast<std::uint16_t>(date.size()), 0, false};
   char* text = const_cast<char*>(x->text());
   std::memcpy(text, etag_buffer, etag.size);
   std::memcpy(text + etag.size, date.data(), date.size());
@@ -126,7 +121,6 @@ bool OpenFileCache::make_extras(Entry& e) noexcept {
     content_bytes_ += content_size;
   }
   e.extras_ = x;
-  return true;
 }
 
 OpenFileCache::Lookup OpenFileCache::open_and_insert(std::string_view path, Clock::time_point t) noexcept {
@@ -140,39 +134,44 @@ OpenFileCache::Lookup OpenFileCache::open_and_insert(std::string_view path, Cloc
     ::close(file.fd);
     file.fd = -1;
   }
-
-  List::iterator it;
-  char* key = nullptr;
+  // The one place where the small-object allocator's std::bad_alloc becomes an answer.
   try {
-    key = static_cast<char*>(small_->allocate(path.size() + 1));
-    lru_.emplace_front();
-    it = lru_.begin();
+    return {insert(path, file, t), 0};
   } catch (const std::bad_alloc&) {
-    if (key != nullptr) small_->deallocate(key, path.size() + 1);
-    if (file.fd >= 0) ::close(file.fd);
+    if (file.fd >= 0) ::close(file.fd);  // not yet handed to an entry
     return {Ref(), 500};
   }
+}
+
+// Makes and indexes the entry for a file just opened, and hands out its first Ref. Throws
+// std::bad_alloc and then leaves nothing behind: the descriptor moves into the entry as soon as
+// there is one, and an entry that is not yet indexed is destroyed on the way out.
+OpenFileCache::Ref OpenFileCache::insert(std::string_view path, ResolvedFile& file, Clock::time_point t) {
+  lru_.emplace_front();
+  struct Unindexed {
+    OpenFileCache& cache;
+    List::iterator it;
+    bool indexed = false;
+    ~Unindexed() {
+      if (!indexed) cache.destroy(cache.lru_, it);
+    }
+  } entry{*this, lru_.begin()};
+  Entry& e = *entry.it;
+  e.fd_ = std::exchange(file.fd, -1);
+  if (e.fd_ >= 0) ++open_fds_;
+  e.info_ = FileInfo::from(file.st);
+  e.checked_ = t;
+  auto* key = static_cast<char*>(small_->allocate(path.size() + 1));
   std::memcpy(key, path.data(), path.size());
   key[path.size()] = '\0';
-  it->key_ = std::string_view(key, path.size());
-  it->info_ = FileInfo::from(file.st);
-  it->checked_ = t;
-  it->fd_ = file.fd;
-  if (it->fd_ >= 0) ++open_fds_;
-  if (it->info_.is_regular() && !make_extras(*it)) {
-    destroy(lru_, it);
-    return {Ref(), 500};
-  }
-  try {
-    index_.emplace(it->key_, it);
-  } catch (const std::bad_alloc&) {
-    destroy(lru_, it);
-    return {Ref(), 500};
-  }
-  it->refs_ = 1;  // before evicting, so that a cache of max_entries 0 keeps it open for this Ref
+  e.key_ = std::string_view(key, path.size());
+  if (e.info_.is_regular()) make_extras(e);
+  index_.emplace(e.key_, entry.it);
+  entry.indexed = true;
+  e.refs_ = 1;  // before evicting, so that a cache of max_entries 0 keeps it open for this Ref
   ++in_use_;
   evict_overflow();
-  return {Ref(this, it), 0};
+  return Ref(this, entry.it);
 }
 
 void OpenFileCache::evict_overflow() noexcept {
@@ -201,7 +200,7 @@ void OpenFileCache::destroy(List& list, List::iterator it) noexcept {
     ::close(it->fd_);
     --open_fds_;
   }
-  small_->deallocate(const_cast<char*>(it->key_.data()), it->key_.size() + 1);
+  if (it->key_.data() != nullptr) small_->deallocate(const_cast<char*>(it->key_.data()), it->key_.size() + 1);
   list.erase(it);
 }
 

@@ -32,10 +32,9 @@ bool keeps_in_path(unsigned char c) noexcept {
 
 // "/" + relative (percent-encoded again) + "/": built from the normalized path, never from the
 // path as sent, so "//host" cannot turn into a protocol-relative Location.
-std::string_view directory_url(Pool& pool, std::string_view relative, std::string_view query) noexcept {
+std::string_view directory_url(RequestPool pool, std::string_view relative, std::string_view query) {
   const std::size_t room = 2 + 3 * relative.size() + (query.empty() ? 0 : 1 + query.size()) + 1;
-  auto* out = static_cast<char*>(pool.alloc_unaligned(room));
-  if (out == nullptr) return {};
+  char* out = pool.alloc_unaligned(room);
   constexpr char hex[] = "0123456789ABCDEF";
   std::size_t n = 0;
   out[n++] = '/';
@@ -78,8 +77,8 @@ void StaticFiles::handle(const Request& req, Response& res) {
     res.add_header("Allow", "GET, HEAD");
     return;
   }
-  Pool& pool = req.pool();
-  const NormalizedPath path = normalize_request_path(req.path, pool);
+  const RequestPool pool = req.pool();
+  const NormalizedPath path = normalize_request_path(req.path, pool.pool());
   if (path.status != 0) return res.error(path.status);
   OpenFileCache::Lookup found = cache_.acquire(path.relative);
   if (found.status != 0) return res.error(found.status);
@@ -87,7 +86,6 @@ void StaticFiles::handle(const Request& req, Response& res) {
   if (found.ref->is_directory()) {
     if (!path.trailing_slash) return redirect_to_directory(req, res, path.relative);
     const std::string_view index = path.relative.empty() ? index_ : pool.format("{}/{}", path.relative, index_);
-    if (index.data() == nullptr) return res.error(500);
     found = cache_.acquire(index);                   // releases the directory
     if (found.status == 404) return res.error(403);  // a directory without an index: no listing
     if (found.status != 0) return res.error(found.status);
@@ -100,13 +98,12 @@ void StaticFiles::handle(const Request& req, Response& res) {
 
 void StaticFiles::redirect_to_directory(const Request& req, Response& res, std::string_view relative) const {
   const std::string_view location = directory_url(req.pool(), relative, req.query);
-  if (location.data() == nullptr) return res.error(500);
   res.error(301);
   res.add_header("Location", location);
 }
 
 void StaticFiles::serve(const Request& req, Response& res, OpenFileCache::Ref file) const {
-  Pool& pool = req.pool();
+  const RequestPool pool = req.pool();
   const FileInfo& info = file->info();
   const std::string_view last_modified = file->last_modified();  // formatted once, with the entry
   const std::string_view etag = file->etag();
@@ -126,16 +123,14 @@ void StaticFiles::serve(const Request& req, Response& res, OpenFileCache::Ref fi
     range = parse_range(*header, info.size);
   }
   if (range.kind == ByteRange::Kind::unsatisfiable) {
-    const std::string_view content_range = pool.format("bytes */{}", info.size);
     res.error(416);
-    if (content_range.data() != nullptr) res.add_header("Content-Range", content_range);
+    res.add_header("Content-Range", pool.format("bytes */{}", info.size));
     return;
   }
   std::string_view content_range;
   FileBody body{file->fd(), 0, info.size};
   if (range.kind == ByteRange::Kind::partial) {
     content_range = pool.format("bytes {}-{}/{}", range.first, range.first + range.length - 1, info.size);
-    if (content_range.data() == nullptr) return res.error(500);
     body.offset = range.first;
     body.length = range.length;
   }
@@ -144,7 +139,7 @@ void StaticFiles::serve(const Request& req, Response& res, OpenFileCache::Ref fi
 
   // The descriptor must stay open until the response is sent: the Ref moves into the request
   // pool, whose cleanup releases it at the pool's reset.
-  if (pool.make<OpenFileCache::Ref>(std::move(file)) == nullptr) return res.error(500);
+  pool.make<OpenFileCache::Ref>(std::move(file));
 
   res.status = range.kind == ByteRange::Kind::partial ? 206 : 200;
   res.add_header("Content-Type", content_type);

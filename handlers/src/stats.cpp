@@ -50,7 +50,7 @@ Handler get_only(Body body) {
 
 }  // namespace
 
-std::string_view StatsTable::json(Pool& pool) const {
+std::string_view StatsTable::json(RequestPool pool) const {
   Text out(pool.resource());
   out.reserve(64 * rows_.size());
   out += "{\"reactors\":[";
@@ -79,7 +79,7 @@ std::string_view StatsTable::json(Pool& pool) const {
   return pool.strdup(out);
 }
 
-std::string_view StatsTable::prometheus(Pool& pool) const {
+std::string_view StatsTable::prometheus(RequestPool pool) const {
   std::pmr::vector<Row> sorted(rows_, pool.resource());
   std::stable_sort(sorted.begin(), sorted.end(), [](const Row& a, const Row& b) {
     return a.group != b.group ? a.group < b.group : a.name < b.name;

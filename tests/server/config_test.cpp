@@ -1,6 +1,6 @@
 // ServerConfig: the default file, the TOML loader and its errors (file, line, column), the value
-// syntaxes, and the command line with its overrides (DESIGN §4, §5).
-#include "config.hpp"
+// syntaxes, [routes], and mempool-server's command line with its overrides (DESIGN §4, §5).
+#include <mempool/http/config.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -14,9 +14,13 @@
 #include <string_view>
 #include <vector>
 
+#include "command_line.hpp"
 #include "support/temp_dir.hpp"
+#include "value_syntax.hpp"
 
 using namespace mempool::server;
+using mempool::http::default_routes;
+using mempool::http::RouteConfig;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -26,6 +30,9 @@ namespace {
 struct TempDir : mempool::test::TempDir {
   TempDir() : mempool::test::TempDir("mempool-config-test") {}
 };
+
+/// What mempool-server does with a file: load it over its built-in defaults.
+ServerConfig load_config_file(const fs::path& file) { return mempool::http::load_config(file, builtin_config()); }
 
 /// The ConfigError that loading `file` throws; fails the test if it loads.
 ConfigError load_error(const fs::path& file) {
@@ -79,12 +86,12 @@ std::string usage_error(std::initializer_list<const char*> args) {
 }
 
 const std::string top_keys =
-    "listen, reactors, root, access_log, log_level, server_name, ring_buffer, limits, timeouts";
+    "listen, reactors, root, access_log, log_level, server_name, ring_buffer, limits, timeouts, routes";
 const std::string limits_keys =
     "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, max_connections, "
     "keepalive_requests";
 
-const fs::path shipped_config = MEMPOOL_DEFAULT_CONFIG;
+const fs::path shipped_config = MEMPOOL_SOURCE_CONFIG;  // config/server.toml in the source tree
 
 }  // namespace
 
@@ -112,6 +119,7 @@ TEST_CASE("the shipped config/server.toml loads with the documented defaults") {
   CHECK(config.timeouts.idle == 75s);
   CHECK(config.timeouts.send == 60s);
   CHECK(config.timeouts.shutdown_grace == 10s);
+  CHECK(config.routes == default_routes());
   CHECK(config.source == shipped_config);
 }
 
@@ -129,6 +137,7 @@ TEST_CASE("the shipped config equals the built-in defaults") {
   CHECK(file.ring_buffer_bytes == builtin.ring_buffer_bytes);
   CHECK(file.limits == builtin.limits);
   CHECK(file.timeouts == builtin.timeouts);
+  CHECK(file.routes == builtin.routes);
   CHECK(builtin.source.empty());
 }
 
@@ -597,6 +606,56 @@ TEST_CASE("an access_log that is a folder or empty is reported at the value") {
               "'access_log' must be a file path or \"off\", got \"\"");
 }
 
+// --- [routes] ------------------------------------------------------------------------------------------
+
+// Which built-in is mounted where is config; a path ending in '/' is a prefix.
+TEST_CASE("a [routes] table replaces the default routes, in the file's order") {
+  TempDir dir;
+  const ServerConfig config = load_text(dir, R"([routes]
+"/status" = "stats"
+"/files/" = "static"
+"/ping" = "hello"
+)");
+  REQUIRE(config.routes.size() == 3);
+  CHECK(config.routes[0] == RouteConfig{"/status", Builtin::stats});
+  CHECK(config.routes[1] == RouteConfig{"/files/", Builtin::static_files});
+  CHECK(config.routes[1].prefix());
+  CHECK(config.routes[2] == RouteConfig{"/ping", Builtin::hello});
+  CHECK_FALSE(config.routes[2].prefix());
+}
+
+// Every built-in has a name, and each name reads back to its built-in.
+TEST_CASE("every built-in's name reads back to it and unknown names do not") {
+  for (const Builtin b : {Builtin::hello, Builtin::echo, Builtin::static_files, Builtin::stats, Builtin::metrics}) {
+    INFO(mempool::http::builtin_name(b));
+    CHECK(mempool::http::builtin_from_name(mempool::http::builtin_name(b)) == b);
+  }
+  CHECK_FALSE(mempool::http::builtin_from_name("greet"));
+  CHECK_FALSE(mempool::http::builtin_from_name("Hello"));
+}
+
+// An empty table is a server with no routes (every path 404), not the defaults.
+TEST_CASE("an empty [routes] table mounts nothing") {
+  TempDir dir;
+  CHECK(load_text(dir, "[routes]\n").routes.empty());
+  CHECK(load_text(dir, "# no routes table\n").routes == default_routes());
+}
+
+// A path that is not one is reported at the key, an unknown handler at the value.
+TEST_CASE("a bad route path is reported at the key and an unknown handler at the value") {
+  TempDir dir;
+  const fs::path file = dir.path() / "server.toml";
+  check_error(text_error(dir, "[routes]\n\"hello\" = \"hello\"\n"), file, 2, 1,
+              "a route in [routes] must be a path that starts with '/' (no spaces, '?' or '#'), got \"hello\"");
+  check_error(text_error(dir, "[routes]\n\"/a b\" = \"hello\"\n"), file, 2, 1,
+              "a route in [routes] must be a path that starts with '/' (no spaces, '?' or '#'), got \"/a b\"");
+  check_error(text_error(dir, "[routes]\n\"/x\" = \"greet\"\n"), file, 2, 8,
+              "route \"/x\" must name a built-in handler: hello, echo, static, stats or metrics; got \"greet\"");
+  check_error(text_error(dir, "[routes]\n\"/x\" = 1\n"), file, 2, 8,
+              "route \"/x\" must be a string (the name of a built-in handler), not an integer");
+  check_error(text_error(dir, "routes = \"hello\"\n"), file, 1, 10, "'routes' must be a table, not a string");
+}
+
 // --- ConfigError and the exit code -----------------------------------------------------------------
 
 // main() prints what() as it is; its shape is the one compilers use, so editors can jump to it.
@@ -616,46 +675,79 @@ TEST_CASE("exit_code_for gives 2 for config and usage errors and 1 for anything 
 
 // --- The command line --------------------------------------------------------------------------------
 
+namespace {
+
+/// The config a command line gives over `file` (an empty file: the built-in defaults).
+ServerConfig resolved(const TempDir& dir, std::initializer_list<const char*> args) {
+  const std::string config_flag = dir.write("server.toml", "").string();
+  std::vector<const char*> all{"--config", config_flag.c_str()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<const char*> argv{"mempool-server"};
+  argv.insert(argv.end(), all.begin(), all.end());
+  return resolve_config(parse_command_line(static_cast<int>(argv.size()), argv.data()));
+}
+
+}  // namespace
+
 // With no flags the server runs on its config and nothing is overridden.
 TEST_CASE("no arguments means run with no overrides") {
   const CommandLine command_line = parse({});
   CHECK(command_line.action == CommandLine::Action::run);
   CHECK_FALSE(command_line.config);
-  CHECK_FALSE(command_line.listen);
-  CHECK_FALSE(command_line.reactors);
-  CHECK_FALSE(command_line.root);
-  CHECK_FALSE(command_line.access_log);
-  CHECK_FALSE(command_line.log_level);
+  CHECK(command_line.settings.empty());
 }
 
-// "--flag value" is the first form the issue lists.
+// "--flag value" is the first form the issue lists; each value lands in its own field.
 TEST_CASE("every flag takes its value as the next argument") {
-  const CommandLine c = parse({"--config", "my.toml", "--listen", "0.0.0.0:80", "--reactors", "4", "--root",
-                               "site", "--access-log", "a.log", "--log-level", "debug"});
-  CHECK(c.action == CommandLine::Action::run);
-  CHECK(c.config == fs::path("my.toml"));
+  TempDir dir;
+  const std::string site = dir.mkdir("site").string();
+  const std::string log = (dir.path() / "a.log").string();
+  const ServerConfig c = resolved(dir, {"--listen", "0.0.0.0:80", "--reactors", "4", "--root", site.c_str(),
+                                        "--access-log", log.c_str(), "--log-level", "debug"});
   CHECK(c.listen == ListenAddress{"0.0.0.0", 80});
   CHECK(c.reactors == 4u);
-  CHECK(c.root == fs::path("site"));
-  CHECK(c.access_log == "a.log");
+  CHECK(c.root == fs::path(site));
+  CHECK(c.access_log == fs::path(log));
   CHECK(c.log_level == "debug");
+  CHECK(parse({"--config", "my.toml"}).config == fs::path("my.toml"));
 }
 
 // "--flag=value" is the second form.
 TEST_CASE("every flag takes its value after an equals sign") {
-  const CommandLine c = parse({"--config=my.toml", "--listen=[::1]:81", "--reactors=0", "--root=site",
-                               "--access-log=off", "--log-level=off"});
-  CHECK(c.config == fs::path("my.toml"));
+  TempDir dir;
+  const std::string root_flag = "--root=" + dir.mkdir("site").string();
+  const ServerConfig c = resolved(dir, {"--listen=[::1]:81", "--reactors=0", root_flag.c_str(),
+                                        "--access-log=off", "--log-level=off"});
   CHECK(c.listen == ListenAddress{"::1", 81});
   CHECK(c.reactors == 0u);
-  CHECK(c.root == fs::path("site"));
-  CHECK(c.access_log == "off");
+  CHECK(c.root == dir.path() / "site");
+  CHECK_FALSE(c.access_log);
   CHECK(c.log_level == "off");
+  CHECK(parse({"--config=my.toml"}).config == fs::path("my.toml"));
 }
 
 // A script may set a flag twice (a default, then an override); the later one wins.
 TEST_CASE("a repeated flag's last value wins") {
-  CHECK(parse({"--reactors", "1", "--reactors=2"}).reactors == 2u);
+  TempDir dir;
+  CHECK(resolved(dir, {"--reactors", "1", "--reactors=2"}).reactors == 2u);
+}
+
+// The table is the one place a flag is written: every setting in it is parsed, applied and
+// documented from its row.
+TEST_CASE("every setting flag of the table is accepted, applied and shown in the help") {
+  const std::string help = help_text();
+  int settings = 0;
+  for (const Flag& flag : flags()) {
+    INFO(flag.name);
+    CHECK(help.find(std::string(flag.name)) != std::string::npos);
+    if (flag.kind != Flag::Kind::setting) continue;
+    ++settings;
+    CHECK(flag.apply != nullptr);
+    CHECK(flag.shown_default != nullptr);
+    CHECK_FALSE(flag.value.empty());
+    CHECK(help.find(std::string(flag.name) + " " + std::string(flag.value)) != std::string::npos);
+  }
+  CHECK(settings == 5);
 }
 
 // --help and --version are actions, not overrides.
@@ -713,7 +805,8 @@ TEST_CASE("the --reactors flag rejects non-numbers, signs and values past 1024")
   CHECK(usage_error({"--reactors=1025"}) == "--reactors must be between 0 and 1024, got 1025");
   CHECK(usage_error({"--reactors=99999999999999999999"}) ==
         "--reactors must be a whole number between 0 and 1024, got \"99999999999999999999\"");
-  CHECK(parse({"--reactors", "1024"}).reactors == 1024u);
+  TempDir dir;
+  CHECK(resolved(dir, {"--reactors", "1024"}).reactors == 1024u);
 }
 
 // Flag values get the same checks as the file's, with the flag named instead of the key.
@@ -787,7 +880,7 @@ TEST_CASE("without --config the default config file is loaded when it exists") {
   CHECK(config.source == default_file);
 }
 
-// An installed binary may not find the source tree's config: it still starts, on built-ins.
+// An installed binary whose share/ folder is gone still starts, on built-ins.
 TEST_CASE("without --config and without the default file the built-in defaults are used") {
   TempDir dir;
   const fs::path missing = dir.path() / "conf" / "server.toml";
@@ -796,6 +889,7 @@ TEST_CASE("without --config and without the default file the built-in defaults a
   CHECK(config.root == dir.path() / "conf" / "www");
   CHECK(config.listen == ListenAddress{"127.0.0.1", 8080});
   CHECK(config.reactors == 3);
+  CHECK(config.routes == default_routes());
 }
 
 // A file the user named is never silently replaced by defaults.
@@ -805,29 +899,31 @@ TEST_CASE("a --config file that is missing is a ConfigError, not a fallback") {
   CHECK_THROWS_AS(resolve_config(parse({"--config", missing.c_str()})), ConfigError);
 }
 
-// The default resolution is what main() will do with no flags: the shipped file.
+// The default config is found beside the executable, as in an installed tree, never at a path
+// of the source tree compiled in: here the test binary's build tree, whose share/mempool is a
+// link to config/.
+TEST_CASE("the default config path is share/mempool/server.toml beside the running executable's bin folder") {
+  const fs::path exe = fs::read_symlink("/proc/self/exe");
+  CHECK(default_config_path() == (exe.parent_path() / ".." / "share" / "mempool" / "server.toml").lexically_normal());
+  CHECK(fs::equivalent(default_config_path(), shipped_config));
+}
+
+// The default resolution is what main() will do with no flags: the shipped file, found there.
 TEST_CASE("resolve_config with no flags loads the shipped config") {
   const ServerConfig config = resolve_config(parse({}));
-  CHECK(config.source == shipped_config);
+  CHECK(config.source == default_config_path());
   CHECK(config.listen == ListenAddress{"127.0.0.1", 8080});
+  CHECK(fs::equivalent(config.root, shipped_config.parent_path() / "www"));
 }
 
 // A --root typo fails at start like a root typo in the file, naming the flag.
 TEST_CASE("a --root that is not a directory is a usage error naming --root") {
   TempDir dir;
-  const fs::path file = dir.write("server.toml", "");
-  const std::string config_flag = file.string();
   const std::string missing = (dir.path() / "nope").string();
-  try {
-    (void)resolve_config(parse({"--config", config_flag.c_str(), "--root", missing.c_str()}));
-    FAIL("expected a UsageError");
-  } catch (const UsageError& error) {
-    CHECK(std::string(error.what()) ==
-          "--root must be an existing directory: \"" + missing + "\" does not exist");
-  }
-  const std::string file_flag = file.string();
-  CHECK_THROWS_AS(resolve_config(parse({"--config", config_flag.c_str(), "--root", file_flag.c_str()})),
-                  UsageError);
+  CHECK(usage_error({"--root", missing.c_str()}) ==
+        "--root must be an existing directory: \"" + missing + "\" does not exist");
+  const std::string file = dir.write("file.txt", "").string();
+  CHECK(usage_error({"--root", file.c_str()}).starts_with("--root must be a directory"));
 }
 
 // A CommandLine built in code (a test harness, an embedding) gets the same checks as argv.
@@ -836,17 +932,16 @@ TEST_CASE("a hand-built CommandLine is checked like a parsed one") {
   const fs::path file = dir.write("server.toml", "");
   CommandLine c;
   c.config = file;
-  c.listen = ListenAddress{"127.0.0.1", 0};
+  c.settings = {{"--listen", "127.0.0.1:0"}};
   CHECK_THROWS_WITH(resolve_config(c), Catch::StartsWith("--listen must be HOST:PORT"));
-  c.listen.reset();
-  c.reactors = 5000;
+  c.settings = {{"--reactors", "5000"}};
   CHECK_THROWS_WITH(resolve_config(c), "--reactors must be between 0 and 1024, got 5000");
-  c.reactors.reset();
-  c.log_level = "loud";
+  c.settings = {{"--log-level", "loud"}};
   CHECK_THROWS_WITH(resolve_config(c), Catch::StartsWith("--log-level must be one of"));
-  c.log_level.reset();
-  c.access_log = "";
+  c.settings = {{"--access-log", ""}};
   CHECK_THROWS_WITH(resolve_config(c), "--access-log must be a file path or \"off\", got \"\"");
+  c.settings = {{"--config", "x.toml"}};
+  CHECK_THROWS_AS(resolve_config(c), UsageError);
 }
 
 // --- Help and version ------------------------------------------------------------------------------------
@@ -860,10 +955,10 @@ TEST_CASE("help text lists every flag with its default and the default config pa
     INFO(flag);
     CHECK(help.find(flag) != std::string::npos);
   }
-  CHECK(help.find(shipped_config.string()) != std::string::npos);
+  CHECK(help.find(default_config_path().string()) != std::string::npos);
   CHECK(help.find("(default: 127.0.0.1:8080)") != std::string::npos);
   CHECK(help.find("(default: 0)") != std::string::npos);
-  CHECK(help.find("(default: " + (shipped_config.parent_path() / "www").string() + ")") != std::string::npos);
+  CHECK(help.find("(default: " + (default_config_path().parent_path() / "www").string() + ")") != std::string::npos);
   CHECK(help.find("(default: off)") != std::string::npos);
   CHECK(help.find("(default: info)") != std::string::npos);
 }

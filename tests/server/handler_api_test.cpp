@@ -4,10 +4,14 @@
 #include <mempool/http/request.hpp>
 #include <mempool/http/response.hpp>
 #include <mempool/http/router.hpp>
+#include <mempool/http/stats.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <memory_resource>
+#include <new>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -121,6 +125,52 @@ TEST_CASE("Request header with an empty value is found as empty") {
   req.headers = headers;
   REQUIRE(req.header("x-empty"));
   CHECK(req.header("x-empty")->empty());
+}
+
+// --- RequestPool: the handler boundary's failure rule ---------------------------------------------
+
+// router.hpp: inside a handler every allocation succeeds or throws; none returns nullptr.
+TEST_CASE("RequestPool allocates from the request pool and throws bad_alloc where the Pool gives nullptr") {
+  Pool pool(PoolOptions{.capacity = 8192});
+  Request req;
+  req.request_pool = &pool;
+  const RequestPool p = req.pool();
+  CHECK(&p.pool() == &pool);
+  CHECK(p.format("{}-{}", "a", 1) == "a-1");
+  CHECK(p.strdup("copy") == "copy");
+  CHECK(p.make<int>(7) == 7);
+  CHECK(p.alloc(16) != nullptr);
+  CHECK(p.alloc_unaligned(3) != nullptr);
+  const std::size_t used = pool.bytes_used();
+  CHECK_THROWS_AS(p.alloc(1 << 20), std::bad_alloc);
+  CHECK_THROWS_AS(p.alloc_unaligned(1 << 20), std::bad_alloc);
+  CHECK_THROWS_AS(p.strdup(std::string(1 << 20, 's')), std::bad_alloc);
+  CHECK_THROWS_AS(p.format("{:>{}}", "x", 1 << 20), std::bad_alloc);
+  CHECK_THROWS_AS((p.make<std::array<char, 1 << 20>>()), std::bad_alloc);
+  std::pmr::vector<char> pmr(p.resource());
+  CHECK_THROWS_AS(pmr.resize(1 << 20), std::bad_alloc);
+  CHECK(pool.bytes_used() == used);  // nothing half-made stayed behind
+  while (pool.alloc(64) != nullptr) {
+  }
+  while (pool.alloc_unaligned(1) != nullptr) {  // to the last byte (MEMPOOL_DEBUG counts bytes)
+  }
+  CHECK_THROWS_AS(p.add_cleanup([](void*) {}, nullptr), std::bad_alloc);
+}
+
+// The stats handlers render into the request pool under the same rule.
+TEST_CASE("StatsTable renders JSON and Prometheus text and throws when the pool is full") {
+  Pool pool;
+  StatsTable table{RequestPool(pool)};
+  table.counter(0, "server", "requests", 3);
+  table.gauge(StatsTable::process, "global_arena", "pages", 1);
+  CHECK(table.json(RequestPool(pool)) == "{\"reactors\":[{\"reactor\":0,\"server\":{\"requests\":3}}],"
+                                          "\"process\":{\"global_arena\":{\"pages\":1}}}\n");
+  CHECK(table.prometheus(RequestPool(pool)).find("mempool_server_requests{reactor=\"0\"} 3\n") !=
+        std::string_view::npos);
+  Pool full(PoolOptions{.capacity = 4096});
+  while (full.alloc(64) != nullptr) {
+  }
+  CHECK_THROWS_AS(table.json(RequestPool(full)), std::bad_alloc);
 }
 
 // --- Response -------------------------------------------------------------------------------------
@@ -258,9 +308,9 @@ TEST_CASE("Router keeps its own copy of each route path") {
 // --- the built-in handlers -----------------------------------------------------------------------
 
 // /hello: GET and HEAD only; anything else is 405 with Allow.
-TEST_CASE("hello_handler answers GET with Hello World and POST with 405 and Allow") {
+TEST_CASE("hello() answers GET with Hello World and POST with 405 and Allow") {
   Pool pool;
-  const Handler hello = hello_handler();
+  const Handler hello = mempool::http::hello();
   Request req;
   req.request_pool = &pool;
   req.method = Method::get;
@@ -277,9 +327,9 @@ TEST_CASE("hello_handler answers GET with Hello World and POST with 405 and Allo
 }
 
 // /echo POST: the body back with its Content-Type, application/octet-stream without one.
-TEST_CASE("echo_handler returns a POST body with its Content-Type or octet-stream") {
+TEST_CASE("echo() returns a POST body with its Content-Type or octet-stream") {
   Pool pool;
-  const Handler echo = echo_handler();
+  const Handler echo = mempool::http::echo();
   const std::array<Header, 2> typed{{{"Host", "h"}, {"content-type", "image/png"}}};
   Request req;
   req.request_pool = &pool;
@@ -298,9 +348,9 @@ TEST_CASE("echo_handler returns a POST body with its Content-Type or octet-strea
 }
 
 // /echo GET: the request line (HTTP/1.0 stays 1.0) and the headers, as text.
-TEST_CASE("echo_handler describes a GET request line and headers") {
+TEST_CASE("echo() describes a GET request line and headers") {
   Pool pool;
-  const Handler echo = echo_handler();
+  const Handler echo = mempool::http::echo();
   const std::array<Header, 2> headers{{{"Host", "h"}, {"X-A", "1"}}};
   Request req;
   req.request_pool = &pool;

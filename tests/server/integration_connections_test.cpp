@@ -209,9 +209,9 @@ TEST_CASE("a client reset mid-response leaves the server serving with no pool le
 }
 
 // The server runs inside other programs (these tests are one): a peer that resets while a file
-// is being sent must not raise SIGPIPE in the process (sendfile(2) has no MSG_NOSIGNAL; only
-// mempool-server's main() ignores the signal). Counted by a handler rather than left to kill the
-// test run.
+// is being sent must not raise SIGPIPE in the process (sendfile(2) has no MSG_NOSIGNAL; the
+// Server blocks the signal in its reactor threads). Counted by a handler rather than left to kill
+// the test run.
 TEST_CASE("a client reset during sendfile raises no SIGPIPE in the embedding process") {
   static std::atomic<int> sigpipes{0};
   struct sigaction counting {};

@@ -23,7 +23,7 @@ long long parse_date(const std::string& value) {
 }
 
 // A config whose reactor ticks every 100 ms (the tick refreshes the cached Date).
-mempool::server::ServerConfig fast_tick_config() {
+mempool::http::ServerConfig fast_tick_config() {
   auto config = test_config();
   config.timeouts.header = 400ms;
   return config;

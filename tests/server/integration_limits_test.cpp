@@ -35,7 +35,7 @@ void check_still_serving(const TestServer& server) {
   CHECK(r->body == "Hello, World!");
 }
 
-mempool::server::ServerConfig short_timeouts() {
+mempool::http::ServerConfig short_timeouts() {
   auto config = test_config();
   config.timeouts.header = config.timeouts.body = config.timeouts.idle = config.timeouts.send = 300ms;
   return config;

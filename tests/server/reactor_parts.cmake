@@ -1,1 +1,1 @@
-mempool_add_test(test_reactor_parts SOURCES ${CMAKE_CURRENT_LIST_DIR}/reactor_parts_test.cpp LIBS mempool_server_core)
+mempool_add_test(test_reactor_parts SOURCES ${CMAKE_CURRENT_LIST_DIR}/reactor_parts_test.cpp LIBS mempool_http mempool_http_private)

@@ -1,10 +1,15 @@
 // The reactor's small parts, each on its own: deadline lists, Asio handler memory, the
-// connection's readiness wait, the read buffer, the response head, the date cache.
+// connection's readiness wait, the read buffer, the response head and writer, the date cache.
 #include <asio.hpp>
 #include <asio/bind_allocator.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <string>
 
 #include <mempool/http/response.hpp>
@@ -17,6 +22,7 @@
 #include "readiness_wait.hpp"
 #include "read_buffer.hpp"
 #include "response_head.hpp"
+#include "response_writer.hpp"
 
 using namespace mempool;
 using namespace mempool::server;
@@ -284,6 +290,134 @@ TEST_CASE("the response head has no Content-Length for 304 and says Connection w
   ok.text(200, "x");
   const std::string_view http10 = serialize_head(ok, {true, true, "", "s"}, pool);
   CHECK(http10.find("Connection: keep-alive\r\n") != std::string_view::npos);
+}
+
+// --- response writer ----------------------------------------------------------------------------
+
+namespace {
+
+// A connected pair of non-blocking stream sockets: [0] the server's side, [1] the client's.
+struct SocketPair {
+  int fd[2] = {-1, -1};
+  SocketPair() {
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd) == 0);
+  }
+  ~SocketPair() {
+    for (int f : fd)
+      if (f >= 0) ::close(f);
+  }
+  /// Everything readable on the client's side now.
+  std::string drain() const {
+    std::string out;
+    char chunk[65536];
+    for (ssize_t n; (n = ::recv(fd[1], chunk, sizeof chunk, 0)) > 0;) out.append(chunk, static_cast<std::size_t>(n));
+    return out;
+  }
+};
+
+constexpr HeadOptions plain_head{true, false, "", "s"};
+
+}  // namespace
+
+// The head and a memory body leave together, in order, and bytes_sent counts both.
+TEST_CASE("the response writer sends the head and a memory body in one flush") {
+  SocketPair sockets;
+  Pool pool;
+  http::Response res(pool);
+  res.text(200, "Hello, World!");
+  ResponseWriter writer;
+  REQUIRE(writer.add(res, plain_head, false, pool));
+  CHECK_FALSE(writer.empty());
+  CHECK(writer.flush(sockets.fd[0]) == ResponseWriter::Flush::done);
+  CHECK(writer.empty());
+  const std::string sent = sockets.drain();
+  CHECK(sent == std::string(serialize_head(res, plain_head, pool)) + "Hello, World!");
+  CHECK(writer.bytes_sent() == sent.size());
+}
+
+// HEAD (and a status without a body) sends the head only, Content-Length included.
+TEST_CASE("the response writer leaves the body out for HEAD") {
+  SocketPair sockets;
+  Pool pool;
+  http::Response res(pool);
+  res.text(200, "Hello, World!");
+  ResponseWriter writer;
+  REQUIRE(writer.add(res, plain_head, true, pool));
+  CHECK(writer.flush(sockets.fd[0]) == ResponseWriter::Flush::done);
+  const std::string sent = sockets.drain();
+  CHECK(sent.ends_with("Content-Length: 13\r\n\r\n"));
+}
+
+// A full socket stops the flush where it is; flushing again once the peer read goes on from
+// there, and the bytes arrive whole and in order.
+TEST_CASE("the response writer reports a full socket and resumes where it stopped") {
+  SocketPair sockets;
+  const int small = 4096;
+  ::setsockopt(sockets.fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  Pool pool;
+  std::string body(1 << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 31 + i / 7);
+  http::Response res(pool);
+  res.text(200, body);
+  ResponseWriter writer;
+  REQUIRE(writer.add(res, plain_head, false, pool));
+  std::string received;
+  int blocked = 0;
+  for (ResponseWriter::Flush f; (f = writer.flush(sockets.fd[0])) != ResponseWriter::Flush::done;) {
+    REQUIRE(f == ResponseWriter::Flush::blocked);
+    ++blocked;
+    received += sockets.drain();
+  }
+  received += sockets.drain();
+  CHECK(blocked > 0);
+  CHECK(received == std::string(serialize_head(res, plain_head, pool)) + body);
+  CHECK(writer.bytes_sent() == received.size());
+}
+
+// A file body goes by sendfile after the head, from its offset, for its length.
+TEST_CASE("the response writer sends a file range by sendfile after the head") {
+  SocketPair sockets;
+  char name[] = "/tmp/mempool-writer-XXXXXX";
+  const int file = ::mkstemp(name);
+  REQUIRE(file >= 0);
+  ::unlink(name);
+  const std::string content = "0123456789abcdefghij";
+  REQUIRE(::write(file, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+  Pool pool;
+  http::Response res(pool);
+  res.status = 206;
+  res.set_file({file, 5, 10});
+  ResponseWriter writer;
+  REQUIRE(writer.add(res, plain_head, false, pool));
+  CHECK(writer.flush(sockets.fd[0]) == ResponseWriter::Flush::done);
+  const std::string sent = sockets.drain();
+  CHECK(sent.ends_with("Content-Length: 10\r\n\r\n56789abcde"));
+  ::close(file);
+}
+
+// A peer that is gone fails the flush (the connection closes); it is not "blocked".
+TEST_CASE("the response writer reports a broken connection as failed") {
+  SocketPair sockets;
+  ::close(std::exchange(sockets.fd[1], -1));
+  Pool pool;
+  http::Response res(pool);
+  res.text(200, "x");
+  ResponseWriter writer;
+  REQUIRE(writer.add(res, plain_head, false, pool));
+  CHECK(writer.flush(sockets.fd[0]) == ResponseWriter::Flush::failed);
+}
+
+// A pool too small for the head queues nothing; clear() starts the next response afresh.
+TEST_CASE("the response writer queues nothing when the head does not fit the pool") {
+  Pool handler_pool;
+  http::Response res(handler_pool);
+  res.text(200, "x");
+  Pool full(PoolOptions{.capacity = 4096});
+  (void)full.alloc(4096 - 64);
+  ResponseWriter writer;
+  CHECK_FALSE(writer.add(res, plain_head, false, full));
+  CHECK(writer.empty());
+  CHECK(writer.bytes_sent() == 0);
 }
 
 // --- date cache ---------------------------------------------------------------------------------

@@ -3,4 +3,4 @@
 mempool_add_test(test_static_files
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/static_files_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/static_files_units_test.cpp
-  LIBS mempool::handlers)
+  LIBS mempool::http_handlers)

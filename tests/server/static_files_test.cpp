@@ -1006,6 +1006,58 @@ class CountingSource final : public mempool::MemorySource {
   long allocations = 0;
 };
 
+// A MemorySource that gives `budget` allocations, then refuses every one.
+class RefusingSource final : public mempool::MemorySource {
+ public:
+  void* allocate(std::size_t bytes) noexcept override {
+    if (budget == 0) return nullptr;
+    --budget;
+    return heap().allocate(bytes);
+  }
+  void deallocate(void* p, std::size_t bytes) noexcept override { heap().deallocate(p, bytes); }
+  long budget = 1'000'000;
+};
+
+std::size_t open_descriptors() {
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{}));
+}
+
+// The small-object allocator throws when its source refuses; the cache answers 500 from
+// whichever step ran out (the entry, its key, its validators and content, the index) and leaves
+// no descriptor open and nothing allocated behind.
+TEST_CASE("a lookup that runs out of memory answers 500 and leaves nothing behind") {
+  TempRoot tree;
+  tree.write("kilo.txt", std::string(1000, 'k'));  // its content goes to the source directly
+  DirFd root(tree.root());
+  RefusingSource source;
+  SmallObjectAllocator small({.source = &source});
+  OpenFileCache cache(root.fd, small);
+  const std::size_t descriptors = open_descriptors();
+  const std::size_t heap_bytes = small.stats().heap_bytes;
+  int refused = 0;
+  int served = 0;
+  for (long budget = 0; budget < 8; ++budget) {
+    INFO("the source gives " << budget << " more allocations");
+    source.budget = budget;
+    OpenFileCache::Lookup found = cache.acquire("kilo.txt");
+    if (found.status == 500) {
+      ++refused;
+      CHECK(cache.stats().entries == 0);
+      CHECK(cache.stats().open_fds == 0);
+      CHECK(cache.stats().in_use == 0);
+      CHECK(small.stats().heap_bytes == heap_bytes);
+      CHECK(open_descriptors() == descriptors);
+    } else {
+      REQUIRE(found.status == 0);
+      ++served;
+      CHECK(found.ref->content().size() == 1000);
+      break;
+    }
+  }
+  CHECK(refused >= 2);  // at least the entry itself and its content
+  CHECK(served == 1);
+}
+
 // DESIGN §1: zero heap allocations per request in steady state; for static files that is a cache hit.
 TEST_CASE("a cache hit allocates nothing from the heap") {
   TempRoot tree;

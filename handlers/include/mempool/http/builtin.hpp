@@ -1,20 +1,39 @@
 /// \file
-/// The built-in handlers of the reference server (DESIGN §4, §5): /hello and /echo.
-/// (Static files are in static_files.hpp, /stats and /metrics in stats.hpp.)
+/// The built-in handlers, for an application to mount where it wants (mempool-server mounts them
+/// as its config's [routes] say):
+///   hello()                       GET/HEAD "Hello, World!" (the TechEmpower plaintext answer)
+///   echo()                        POST/PUT: the body back; GET/HEAD: the request line and headers
+///   static_files(reactor, root)   GET/HEAD of the files beneath root (static_files.hpp)
+///   stats(reactor)                GET: every allocator's figures per reactor, as JSON
+///   metrics(reactor)              GET: the same, Prometheus text (version 0.0.4)
+/// The last three need a reactor's services: call them in the route setup's second form.
+/// Every handler follows the failure rule of router.hpp.
 #pragma once
 
 #include <string_view>
 
 #include <mempool/http/router.hpp>
+#include <mempool/http/services.hpp>
+#include <mempool/http/static_files.hpp>
 
 namespace mempool::http {
 
 /// GET/HEAD: "Hello, World!" as text/plain, the TechEmpower plaintext response (the server adds
-/// Server, Date and Content-Length).
-Handler hello_handler();
+/// Server, Date and Content-Length). Other methods: 405.
+Handler hello();
 
 /// POST (or PUT): the request body back, with the request's Content-Type (chunked or not on the
-/// way in). GET/HEAD: the request line and headers as text/plain.
-Handler echo_handler();
+/// way in). GET/HEAD: the request line and headers as text/plain. Other methods: 405.
+Handler echo();
+
+/// The files beneath `root` (opened now: a root that cannot be opened throws std::system_error),
+/// served with the reactor's open-file cache.
+Handler static_files(ReactorServices& reactor, std::string_view root, const StaticFilesOptions& options = {});
+
+/// GET/HEAD /stats: reactor.collect_stats() as JSON.
+Handler stats(ReactorServices& reactor);
+
+/// GET/HEAD /metrics: reactor.collect_stats() as Prometheus text.
+Handler metrics(ReactorServices& reactor);
 
 }  // namespace mempool::http

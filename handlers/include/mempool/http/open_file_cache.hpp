@@ -20,7 +20,9 @@
 ///
 /// Memory: entries are nodes of a std::list and the index a std::unordered_map, both through a
 /// SmallObjectStlAllocator over the reactor's SmallObjectAllocator; the key strings are the
-/// cache's own (from the same allocator), never the request pool's.
+/// cache's own (from the same allocator), never the request pool's. That allocator throws
+/// std::bad_alloc when memory runs out; acquire() (noexcept) turns it into a 500 in one place and
+/// leaves nothing behind: no entry, no descriptor, no memory.
 ///
 /// Thread safety: none. One cache per reactor, used only on its thread (Refs included).
 /// Lifetime: the cache must outlive every Ref (so every request pool holding one); its
@@ -41,6 +43,8 @@
 #include <mempool/small_object_allocator.hpp>
 
 namespace mempool::http {
+
+struct ResolvedFile;  // path_resolution.hpp
 
 /// What a request needs to know of a file, copied from its struct stat.
 struct FileInfo {
@@ -210,8 +214,9 @@ class OpenFileCache {
 
   Clock::time_point now() const noexcept { return now_ ? now_(now_context_) : Clock::now(); }
   bool still_valid(Entry& entry, Clock::time_point now) noexcept;
-  bool make_extras(Entry& entry) noexcept;
+  void make_extras(Entry& entry);
   Lookup open_and_insert(std::string_view path, Clock::time_point now) noexcept;
+  Ref insert(std::string_view path, ResolvedFile& file, Clock::time_point now);
   void touch(List::iterator it) noexcept { lru_.splice(lru_.begin(), lru_, it); }
   void evict_overflow() noexcept;
   void drop(List::iterator it) noexcept;

@@ -11,6 +11,7 @@
 #include <span>
 #include <string_view>
 
+#include <mempool/http/request_pool.hpp>
 #include <mempool/pool.hpp>
 
 namespace mempool::http {
@@ -37,12 +38,13 @@ struct Request {
   std::string_view body;            ///< the whole body, de-chunked; empty if none
   bool keep_alive = true;           ///< the connection may serve another request after this one
   std::string_view remote_address;  ///< the peer, "address:port"
-  Pool* request_pool = nullptr;
+  Pool* request_pool = nullptr;     ///< set by the server; pool() is how handlers reach it
 
   /// The first header with this name (case-insensitive), if any.
   std::optional<std::string_view> header(std::string_view name) const noexcept;
-  /// The pool everything of this request lives in; reset once the response is sent.
-  Pool& pool() const noexcept { return *request_pool; }
+  /// The pool everything of this request lives in, reset once the response is sent; its
+  /// allocations throw std::bad_alloc on failure (the handler boundary's rule, router.hpp).
+  RequestPool pool() const noexcept { return RequestPool(*request_pool); }
 };
 
 /// The method a token names; Method::other for anything else.

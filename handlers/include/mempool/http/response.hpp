@@ -37,6 +37,7 @@ class Response {
   bool keep_alive = true;
 
   /// Adds a header (several with one name are allowed). Borrowed: see the file comment.
+  /// Throws std::bad_alloc when the request pool is full (the server answers 500).
   void add_header(std::string_view name, std::string_view value) { headers_.push_back({name, value}); }
   std::span<const Header> headers() const noexcept { return headers_; }
   /// The first header with this name (case-insensitive), if any.
@@ -63,7 +64,8 @@ class Response {
   /// A short plain-text error page ("404 Not Found\n"); keep_alive as it was.
   void error(int status_code);
 
-  Pool& pool() const noexcept { return *pool_; }
+  /// The request pool, with the handler boundary's failure rule (request_pool.hpp).
+  RequestPool pool() const noexcept { return RequestPool(*pool_); }
 
  private:
   static constexpr std::size_t typical_headers = 6;  ///< a static file's: type, length... in one go

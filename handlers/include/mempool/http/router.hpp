@@ -15,6 +15,15 @@
 namespace mempool::http {
 
 /// Fills in the response to a request. Runs on a reactor thread: must not block.
+///
+/// The failure rule at this boundary, one for every handler: a handler that cannot answer
+/// throws. Every handler-facing allocation throws std::bad_alloc when it fails: req.pool()
+/// (a RequestPool), std::pmr containers over req.pool().resource(), Response::add_header.
+/// The server catches whatever a handler throws, discards the response it was filling in, and
+/// answers 500 on a fresh request pool, then closes the connection; any other exception than
+/// std::bad_alloc is also logged. A handler that wants another answer for a failure (a 503, a
+/// smaller reply) catches it itself, or uses req.pool().pool(), the Pool's nullptr form.
+/// Answers a handler chooses (404, 405, ...) are not failures: it sets them on the Response.
 using Handler = std::function<void(const Request&, Response&)>;
 
 class Router {

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <mempool/http/request_pool.hpp>
 #include <mempool/http/router.hpp>
-#include <mempool/pool.hpp>
 
 namespace mempool::http {
 
@@ -28,7 +28,8 @@ class StatsTable {
     Kind kind;
   };
 
-  explicit StatsTable(Pool& pool) : rows_(pool.resource()) {}
+  /// Rows in `pool`; every call below throws std::bad_alloc when it is full.
+  explicit StatsTable(RequestPool pool) : rows_(pool.resource()) {}
   void counter(int scope, std::string_view group, std::string_view name, std::uint64_t value) {
     rows_.push_back({scope, group, name, value, Kind::counter});
   }
@@ -38,9 +39,9 @@ class StatsTable {
   const std::pmr::vector<Row>& rows() const noexcept { return rows_; }
 
   /// {"reactors":[{"reactor":0,"<group>":{"<name>":value,...},...},...],"process":{...}}
-  std::string_view json(Pool& pool) const;
+  std::string_view json(RequestPool pool) const;
   /// mempool_<group>_<name>{reactor="0"} value, one family at a time with its # TYPE line.
-  std::string_view prometheus(Pool& pool) const;
+  std::string_view prometheus(RequestPool pool) const;
 
  private:
   std::pmr::vector<Row> rows_;

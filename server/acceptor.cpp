@@ -1,0 +1,84 @@
+#include "acceptor.hpp"
+
+#include <asio/bind_allocator.hpp>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <string_view>
+#include <utility>
+
+#include "error_log.hpp"
+
+namespace mempool::server {
+
+namespace {
+
+constexpr std::string_view service_unavailable =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
+    "Connection: close\r\n\r\n503 Service Unavailable\n";
+
+}  // namespace
+
+Acceptor::Acceptor(asio::io_context& io, HandlerMemory& memory, http::ReactorCounters& counters, Admit admit,
+                   unsigned reactor) noexcept
+    : acceptor_(io.get_executor()), memory_(memory), counters_(counters), admit_(admit), reactor_(reactor) {}
+
+void Acceptor::listen(const asio::ip::tcp::endpoint& endpoint) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(ListeningSocket::reuse_address(true));
+  const int on = 1;  // every reactor binds the same port; the kernel spreads the connections
+  if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+    throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+  }
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+asio::ip::tcp::endpoint Acceptor::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void Acceptor::start() noexcept { accept(); }
+
+void Acceptor::resume() noexcept {
+  if (!paused_ || closed_) return;
+  paused_ = false;
+  accept();
+}
+
+void Acceptor::close() noexcept {
+  closed_ = true;
+  std::error_code ec;
+  acceptor_.close(ec);
+}
+
+void Acceptor::accept() noexcept {
+  acceptor_.async_accept(peer_, asio::bind_allocator(HandlerAllocator<void>(memory_),
+                                                     [this](std::error_code ec, Socket socket) {
+                                                       on_accept(ec, std::move(socket));
+                                                     }));
+}
+
+void Acceptor::on_accept(std::error_code ec, Socket socket) noexcept {
+  if (ec == asio::error::operation_aborted || closed_) return;
+  if (ec) {
+    // Out of descriptors, most likely: the owner's next tick resumes rather than spin.
+    try {
+      error_log()->warn("reactor {}: accept failed: {}", reactor_, ec.message());
+    } catch (...) {
+    }
+    paused_ = true;
+    return;
+  }
+  ++counters_.accepts;
+  if (!admit_.admit(admit_.owner, socket, peer_)) refuse(socket);
+  accept();
+}
+
+void Acceptor::refuse(Socket& socket) noexcept {
+  ++counters_.refused;
+  (void)::send(socket.native_handle(), service_unavailable.data(), service_unavailable.size(),
+               MSG_NOSIGNAL | MSG_DONTWAIT);
+  std::error_code ec;
+  socket.close(ec);
+}
+
+}  // namespace mempool::server

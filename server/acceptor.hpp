@@ -1,0 +1,66 @@
+/// \file
+/// Acceptor: a reactor's listening socket, the first stage of DESIGN §4's data flow. It listens
+/// with SO_REUSEPORT, so every reactor of the server binds the same address and the kernel
+/// spreads the connections; accepts with its Asio operation in the reactor's handler memory; and
+/// hands each new socket to its owner, which admits it or has it refused (a canned 503, then
+/// close). An accept that fails (out of descriptors, most likely) pauses accepting until
+/// resume() instead of spinning.
+///
+/// Single-threaded: the reactor's thread, after listen() (which the server calls before the
+/// reactors start).
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <system_error>
+
+#include <mempool/http/reactor_stats.hpp>
+
+#include "handler_memory.hpp"
+
+namespace mempool::server {
+
+class Acceptor {
+ public:
+  using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+  /// Takes an accepted socket (moving it out of `socket`) and returns true, or returns false to
+  /// have it refused.
+  struct Admit {
+    bool (*admit)(void* owner, Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept;
+    void* owner;
+  };
+
+  /// `counters` gets accepts and refused; `reactor` names it in log lines.
+  Acceptor(asio::io_context& io, HandlerMemory& memory, http::ReactorCounters& counters, Admit admit,
+           unsigned reactor) noexcept;
+
+  /// Binds and listens on `endpoint` (port 0 picks one). Throws std::system_error.
+  void listen(const asio::ip::tcp::endpoint& endpoint);
+  asio::ip::tcp::endpoint local_endpoint() const;
+
+  /// Starts accepting.
+  void start() noexcept;
+  /// Starts again after a failed accept paused it; nothing if it was not paused.
+  void resume() noexcept;
+  /// Stops accepting for good: closes the listening socket (the pending accept ends).
+  void close() noexcept;
+
+ private:
+  using ListeningSocket = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
+
+  void accept() noexcept;
+  void on_accept(std::error_code ec, Socket socket) noexcept;
+  void refuse(Socket& socket) noexcept;
+
+  ListeningSocket acceptor_;
+  HandlerMemory& memory_;
+  http::ReactorCounters& counters_;
+  Admit admit_;
+  unsigned reactor_;
+  asio::ip::tcp::endpoint peer_;  ///< filled by the pending accept
+  bool closed_ = false;
+  bool paused_ = false;           ///< an accept failed: resume() starts again
+};
+
+}  // namespace mempool::server
