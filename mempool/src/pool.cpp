@@ -99,10 +99,11 @@ Pool::~Pool() {
   detach_from_parent();
 }
 
+// Each step costs nothing when it has nothing to undo: the keep-alive case (one block, nothing
+// registered) runs straight through to the rewind.
 void Pool::clear(bool keep_a_block) noexcept {
-  run_cleanups();
-  release_tracked();
-  user_data_ = nullptr;
+  if (first_child_ != nullptr || cleanups_ != nullptr) run_cleanups();
+  if (tracked_ != nullptr) release_tracked();
   rewind_blocks(keep_a_block);
 }
 
@@ -123,26 +124,7 @@ void Pool::reset(Retain retain) noexcept {
   check_owner();
   MEMPOOL_EXPECT(!in_cleanup_, "reset() called from inside one of the pool's own cleanups");
   ++resets_;
-  if (retain == Retain::bounded && reset_single_block()) return;
   clear(retain == Retain::bounded);
-}
-
-// The keep-alive case, written straight through: one block of the learned size and nothing
-// else to undo (no children, cleanups, large allocations or user data).
-bool Pool::reset_single_block() noexcept {
-  MemoryBlock* b = first_;
-  if (b == nullptr || b != last_ || b->size != first_block_size_ || first_child_ || cleanups_ ||
-      tracked_ || user_data_) {
-    return false;
-  }
-  char* start = b->data() + sizeof(BumpHeader);
-  *reinterpret_cast<BumpHeader*>(b->data()) = BumpHeader{start, 0};
-  detail::poison(start, static_cast<std::size_t>(b->end() - start));
-  current_ = b;
-  used_ = 0;
-  cursor_ = segment_start_ = limit_ = start;
-  fit_limit();
-  return true;
 }
 
 void Pool::destroy_children() noexcept {
@@ -164,7 +146,6 @@ void Pool::run_own_cleanups() noexcept {
   while (Cleanup* snapshot = std::exchange(cleanups_, nullptr)) {
     for (Cleanup* c = snapshot; c != nullptr; c = c->next) c->fn(c->data);
   }
-  spare_cleanups_ = nullptr;
   in_cleanup_ = false;
 }
 
@@ -194,6 +175,10 @@ void Pool::learn_block_size() noexcept {
 }
 
 void Pool::rewind_blocks(bool keep_a_block) noexcept {
+  // What the pool keeps in its own memory dies with that memory, here, on every path that rewinds
+  // it: cleanup records (the spare ones too: issue 9's overwritten allocation) and user data.
+  cleanups_ = spare_cleanups_ = nullptr;
+  user_data_ = nullptr;
   learn_block_size();
   used_ = 0;
   segment_start_ = cursor_;

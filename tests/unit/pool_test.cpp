@@ -323,6 +323,29 @@ TEST_CASE("cleanup records removed are reused") {
   CHECK(pool.bytes_used() == used);
 }
 
+// Regression (issue 9): a record removed before a reset stayed on the spare list through the
+// single-block fast path, so the next add_cleanup wrote it over memory just handed out again.
+TEST_CASE("a cleanup removed or run before a reset leaves no record behind in rewound memory") {
+  for (const bool run_it : {false, true}) {
+    INFO((run_it ? "run_cleanup" : "remove_cleanup"));
+    Trace trace;
+    TraceEntry e1{&trace, 1}, e2{&trace, 2}, e3{&trace, 3};
+    BlockAllocator blocks;
+    Pool pool({.allocator = &blocks});
+    REQUIRE(pool.add_cleanup(record, &e1));
+    REQUIRE((run_it ? pool.run_cleanup(record, &e1) : pool.remove_cleanup(record, &e1)));
+    pool.reset();
+    auto* bytes = static_cast<unsigned char*>(pool.alloc(64, 8));
+    REQUIRE(bytes != nullptr);
+    std::memset(bytes, 0xab, 64);
+    REQUIRE(pool.add_cleanup(record, &e2));
+    REQUIRE(pool.add_cleanup(record, &e3));
+    for (int i = 0; i < 64; ++i) REQUIRE(bytes[i] == 0xab);  // the records went elsewhere
+    pool.reset();
+    CHECK(trace.order == (run_it ? std::vector<int>{1, 3, 2} : std::vector<int>{3, 2}));
+  }
+}
+
 // make<T> must pair construction with destruction, and not register trivial types.
 TEST_CASE("make registers a destructor only for types that need one") {
   static int destroyed = 0;

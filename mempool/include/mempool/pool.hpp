@@ -244,7 +244,6 @@ class Pool : private std::pmr::memory_resource {
   void save_cursor() noexcept;
   void commit_segment() noexcept;
   void fit_limit() noexcept;
-  bool reset_single_block() noexcept;
   MemoryBlock* add_block(std::size_t min_capacity) noexcept;
   void learn_block_size() noexcept;
   void destroy_children() noexcept;
