@@ -141,10 +141,14 @@ void Pool::run_cleanups() noexcept {
   destroy_children();  // any that a cleanup created
 }
 
+// APR's run_cleanups: each cleanup leaves the list before it runs, and the list is read afresh
+// after it, so a cleanup may remove or run a later one (which then never runs again) or register
+// a new one (the newest: it runs next).
 void Pool::run_own_cleanups() noexcept {
   in_cleanup_ = true;
-  while (Cleanup* snapshot = std::exchange(cleanups_, nullptr)) {
-    for (Cleanup* c = snapshot; c != nullptr; c = c->next) c->fn(c->data);
+  while (Cleanup* c = cleanups_) {
+    cleanups_ = c->next;
+    c->fn(c->data);
   }
   in_cleanup_ = false;
 }

@@ -291,6 +291,58 @@ TEST_CASE("a cleanup registered by a cleanup runs in the same reset") {
   CHECK(trace.order == std::vector<int>{1, 2});  // forgotten once run
 }
 
+// APR's kill-during-run: while a reset runs the cleanups, one that removes or runs a later one
+// (an object it owns, closed early) keeps it from running a second time.
+TEST_CASE("a cleanup that removes or runs a later one during a reset keeps it from running again") {
+  Trace trace;
+  struct Killer {
+    Pool* pool;
+    TraceEntry *remove, *run;
+    bool removed = false, ran = false;
+  };
+  TraceEntry e1{&trace, 1}, e2{&trace, 2}, e3{&trace, 3};
+  Pool pool;
+  Killer killer{&pool, &e1, &e2};
+  REQUIRE(pool.add_cleanup(record, &e1));
+  REQUIRE(pool.add_cleanup(record, &e2));
+  REQUIRE(pool.add_cleanup(record, &e3));
+  REQUIRE(pool.add_cleanup(
+      [](void* d) {
+        auto* k = static_cast<Killer*>(d);
+        k->removed = k->pool->remove_cleanup(record, k->remove);
+        k->ran = k->pool->run_cleanup(record, k->run);
+      },
+      &killer));
+  pool.reset();
+  CHECK(killer.removed);
+  CHECK(killer.ran);
+  CHECK(trace.order == std::vector<int>{2, 3});  // 2 run by the killer, then 3; 1 never
+  CHECK(pool.stats().cleanups == 0);
+}
+
+// LIFO holds for a cleanup registered while cleanups run: it is the newest, so it runs next,
+// before the older ones it may depend on (APR's order).
+TEST_CASE("a cleanup registered during a reset runs before the older ones") {
+  Trace trace;
+  struct Registrar {
+    Pool* pool;
+    TraceEntry* later;
+  };
+  TraceEntry e1{&trace, 1}, e3{&trace, 3};
+  Pool pool;
+  Registrar registrar{&pool, &e3};
+  REQUIRE(pool.add_cleanup(record, &e1));
+  REQUIRE(pool.add_cleanup(
+      [](void* d) {
+        auto* r = static_cast<Registrar*>(d);
+        r->later->trace->order.push_back(2);
+        REQUIRE(r->pool->add_cleanup(record, r->later));
+      },
+      &registrar));
+  pool.reset();
+  CHECK(trace.order == std::vector<int>{2, 3, 1});
+}
+
 // remove_cleanup is for objects destroyed early; run_cleanup for closing them now.
 TEST_CASE("remove_cleanup forgets a cleanup and run_cleanup runs it now") {
   Trace trace;

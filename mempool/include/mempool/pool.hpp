@@ -13,8 +13,9 @@
 /// Reset contract. reset() does, in this order (destruction does the same, then lets go of all):
 ///   1. Children are destroyed, newest first, each by this same contract. A destroyed child that
 ///      is still owned elsewhere is left empty and detached: it allocates nothing more (nullptr).
-///   2. Cleanups run, last registered first, from a snapshot of the list: a cleanup registered
-///      while they run is run in the same reset, after the snapshot. Then none is registered.
+///   2. Cleanups run, last registered first, each taken off the list just before it runs (APR):
+///      a cleanup may remove_cleanup() or run_cleanup() one that has not run yet, which then does
+///      not run again, and one it registers is the newest and runs next. Then none is registered.
 ///   3. Large allocations go back to the BlockAllocator.
 ///   4. User data is forgotten (its keys lived in the pool). Tag, capacity and options stay.
 ///   5. Blocks are rewound; every pointer into the pool is now dead (ASan builds poison them).
