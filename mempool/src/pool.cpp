@@ -172,10 +172,23 @@ void Pool::release(Tracked* t) noexcept {
   }
 }
 
+// The first block of a cycle follows what cycles need. A cycle that spilled over its blocks
+// needed at least their total: the size grows to it at once (up to retain_bytes). A cycle that
+// filled less than half of it halves it (down to options.block_size), so one big request stops
+// being kept after a few quieter cycles, while a steady workload keeps its block.
 void Pool::learn_block_size() noexcept {
+  save_cursor();
   std::size_t total = 0;
-  for (const MemoryBlock* b = first_; b != nullptr; b = b->next) total += b->size;
-  first_block_size_ = std::clamp(total, first_block_size_, retain_bytes_);
+  std::size_t filled = 0;  // each block up to its cursor, headers included
+  for (MemoryBlock* b = first_; b != nullptr; b = b->next) {
+    total += b->size;
+    filled += static_cast<std::size_t>(reinterpret_cast<BumpHeader*>(b->data())->last - reinterpret_cast<char*>(b));
+  }
+  if (total > first_block_size_) {
+    first_block_size_ = std::min(total, retain_bytes_);
+  } else if (filled < first_block_size_ / 2) {
+    first_block_size_ = std::max(round_to_pages(first_block_size_ / 2), min_block_size_);
+  }
 }
 
 void Pool::rewind_blocks(bool keep_a_block) noexcept {

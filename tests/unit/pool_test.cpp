@@ -524,11 +524,52 @@ TEST_CASE("reset keeps no more than retain_bytes of blocks") {
   for (int i = 0; i < 100; ++i) (void)pool.alloc(2000);  // ~200 KB of small allocations
   REQUIRE(pool.stats().block_bytes > 100 * 1024);
   pool.reset();
-  (void)pool.alloc(10);
-  pool.reset();
+  CHECK(pool.stats().block_bytes <= 2 * page);
+  (void)pool.alloc(10);  // the next cycle's first block: the learned size, capped
   CHECK(pool.stats().blocks == 1);
   CHECK(pool.stats().block_bytes == 2 * page);
   CHECK(blocks.stats().bytes_in_use == 2 * page);
+}
+
+// Issue 9: the learned size only ever grew, so one big request pinned its block in that pool
+// (and in every reuse of it from a PoolManager) for good. Quieter cycles must let it shrink.
+TEST_CASE("the kept block shrinks back after one big request") {
+  BlockAllocator blocks;
+  Pool pool({.allocator = &blocks, .block_size = page, .max_block_size = 16 * page, .retain_bytes = 16 * page});
+  REQUIRE(pool.alloc(50000) != nullptr);  // one big request: a 52 KiB block
+  pool.reset();
+  REQUIRE(pool.stats().block_bytes == 52 * 1024);
+  std::size_t previous = pool.stats().block_bytes;
+  for (int cycle = 0; cycle < 6; ++cycle) {  // then small ones: the block halves at each reset
+    REQUIRE(pool.alloc(100) != nullptr);
+    CHECK(pool.stats().block_bytes <= previous);
+    previous = pool.stats().block_bytes;
+    pool.reset();
+  }
+  CHECK(previous == page);
+  CHECK(blocks.stats().bytes_in_use <= page);
+  REQUIRE(pool.alloc(50000) != nullptr);  // and a big one again is learned again at once
+  pool.reset();
+  (void)pool.alloc(100);
+  CHECK(pool.stats().block_bytes >= 52 * 1024);
+}
+
+// A workload that uses more than half of the kept block keeps it: no block churn per request.
+TEST_CASE("the kept block stays while cycles use more than half of it") {
+  BlockAllocator blocks;
+  Pool pool({.allocator = &blocks, .block_size = page, .max_block_size = 16 * page, .retain_bytes = 16 * page});
+  REQUIRE(pool.alloc(30000) != nullptr);
+  pool.reset();
+  const std::size_t kept = pool.stats().block_bytes;
+  const auto os_allocs = blocks.stats().os_allocs;
+  const auto reused = blocks.stats().blocks_reused;
+  for (int cycle = 0; cycle < 20; ++cycle) {
+    REQUIRE(pool.alloc(cycle % 2 ? 30000 : kept / 2) != nullptr);
+    pool.reset();
+    CHECK(pool.stats().block_bytes == kept);
+  }
+  CHECK(blocks.stats().os_allocs == os_allocs);
+  CHECK(blocks.stats().blocks_reused == reused);
 }
 #endif
 

@@ -19,12 +19,14 @@
 ///   3. Large allocations go back to the BlockAllocator.
 ///   4. User data is forgotten (its keys lived in the pool). Tag, capacity and options stay.
 ///   5. Blocks are rewound; every pointer into the pool is now dead (ASan builds poison them).
-///      One block is kept, sized to what the pool used since the previous reset (its blocks'
-///      total), but never over `retain_bytes`; every other block goes back to the
-///      BlockAllocator. So a steady stream of similar requests bumps through one block and never
-///      calls the allocator, and one huge request cannot pin memory for the rest of a keep-alive
-///      connection. (While the learned size is not yet reached, the too-small first block is
-///      released and the right-sized one taken at the next allocation.)
+///      One block is kept, of the pool's learned size; every other block goes back to the
+///      BlockAllocator. The learned size grows at once to a cycle's block total when that is
+///      larger (never over `retain_bytes`), and halves (never under `block_size`) after a cycle
+///      that filled less than half of it. So a steady stream of
+///      similar requests bumps through one block and never calls the allocator, and one huge
+///      request cannot pin memory for the rest of a keep-alive connection, nor in the pool's
+///      later lives from a PoolManager. (A kept block of the wrong size is released, and one of
+///      the learned size taken at the next allocation.)
 ///      reset(Pool::Retain::nothing) keeps no block: the pool then holds no memory at all (an
 ///      idle connection's pool); the learned size is remembered.
 ///   reset() must not be called from inside one of this pool's cleanups.
@@ -75,8 +77,8 @@ struct PoolOptions {
   std::size_t block_size = BlockAllocator::page_size;
   /// Largest block the pool takes. An allocation that does not fit in one is a large allocation.
   std::size_t max_block_size = 16 * BlockAllocator::page_size;
-  /// Most block bytes a reset keeps: the one block it keeps is sized to what the pool needed
-  /// since the previous reset, but never more than this.
+  /// Most block bytes a reset keeps: the one block it keeps has the size the pool learned from
+  /// its recent cycles (see the reset contract), but never more than this.
   std::size_t retain_bytes = 16 * BlockAllocator::page_size;
   /// Budget in bytes handed out since the last reset (small allocations count their alignment
   /// padding, large ones their requested size). 0: unlimited.
@@ -289,7 +291,7 @@ class Pool : private std::pmr::memory_resource {
   Pool* prev_sibling_ = nullptr;
   BlockAllocator* allocator_;
   std::size_t min_block_size_;      ///< options.block_size: the smallest first block
-  std::size_t first_block_size_;    ///< size of the first block of a cycle: learned at each reset
+  std::size_t first_block_size_;    ///< size of a cycle's first block, learned at each reset (in [min_block_size_, retain_bytes_])
   std::size_t max_block_size_;      ///< bytes of the largest block, header included
   std::size_t retain_bytes_;        ///< cap on first_block_size_, a multiple of page_size
   std::size_t small_capacity_;      ///< usable bytes of a max-size block after its BumpHeader
