@@ -102,7 +102,7 @@ Pool::~Pool() {
 // Each step costs nothing when it has nothing to undo: the keep-alive case (one block, nothing
 // registered) runs straight through to the rewind.
 void Pool::clear(bool keep_a_block) noexcept {
-  if (first_child_ != nullptr || cleanups_ != nullptr) run_cleanups();
+  if (first_child_ != nullptr || cleanups_ != nullptr) tear_down();
   if (tracked_ != nullptr) release_tracked();
   rewind_blocks(keep_a_block);
 }
@@ -136,6 +136,12 @@ void Pool::destroy_children() noexcept {
 }
 
 void Pool::run_cleanups() noexcept {
+  check_owner();
+  tear_down();
+}
+
+// Steps 1 and 2 of the reset contract.
+void Pool::tear_down() noexcept {
   destroy_children();
   run_own_cleanups();
   destroy_children();  // any that a cleanup created
@@ -257,6 +263,7 @@ void Pool::fit_limit() noexcept {
 }
 
 void Pool::set_capacity(std::size_t bytes) noexcept {
+  check_owner();
   capacity_ = bytes == 0 ? unlimited : bytes;
   fit_limit();
 }
@@ -442,30 +449,13 @@ std::string_view Pool::strdup(std::string_view s, Site site) noexcept {
 }
 
 std::string_view Pool::vformat(fmt::string_view text, fmt::format_args args, Site site) {
-  auto alloc_text = [&](std::size_t n) noexcept { return alloc_unaligned(n, site); };
-  if (debug_allocations || cursor_ == limit_) {
-    return detail::format_with(alloc_text, text, args);
-  }
-  // Format straight into the current block's free space (limit_ already stops at the capacity)
-  // and keep it if it fit; else it was a measurement. (A formatter that allocates from this same
-  // pool would collide with this: formatters must not.)
-  const auto room = static_cast<std::size_t>(limit_ - cursor_);
-  detail::unpoison(cursor_, room);
-  const std::size_t size = fmt::vformat_to_n(cursor_, room - 1, text, args).size;
-  if (size < room) {
-    char* p = cursor_;
-    p[size] = '\0';
-    cursor_ += size + 1;
-    detail::poison(cursor_, room - size - 1);
-    return {p, size};
-  }
-  detail::poison(cursor_, room);
-  return detail::format_sized_with(alloc_text, size, text, args);
+  return detail::format_buffered_with([&](std::size_t n) noexcept { return alloc_unaligned(n, site); }, text, args);
 }
 
 // --- cleanups -----------------------------------------------------------------------------------
 
 bool Pool::add_cleanup(CleanupFn fn, void* data) noexcept {
+  check_owner();
   Cleanup* c = spare_cleanups_;
   if (c) {
     spare_cleanups_ = c->next;
@@ -501,6 +491,7 @@ bool Pool::run_cleanup(CleanupFn fn, void* data) noexcept {
 // --- user data ----------------------------------------------------------------------------------
 
 bool Pool::set_user_data(std::string_view key, void* data) noexcept {
+  check_owner();
   for (UserData* u = user_data_; u != nullptr; u = u->next) {
     if (u->key == key) {
       u->value = data;
@@ -516,6 +507,7 @@ bool Pool::set_user_data(std::string_view key, void* data) noexcept {
 }
 
 void* Pool::user_data(std::string_view key) const noexcept {
+  check_owner();
   for (UserData* u = user_data_; u != nullptr; u = u->next) {
     if (u->key == key) return u->value;
   }

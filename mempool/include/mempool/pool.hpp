@@ -6,7 +6,10 @@
 /// tracked one by one and `free()` releases them at once, in O(1).
 ///
 /// Thread safety: none, like nginx's and APR's pools. A pool belongs to the thread that made it
-/// (or last called adopt_current_thread()); checked builds abort on use from another thread.
+/// (or last called adopt_current_thread()); checked builds abort when any call that allocates,
+/// frees, resets or touches cleanups, user data, capacity, tag or children comes from another
+/// thread. The read-only introspection (stats(), report(), bytes_used() ...) is not checked: a
+/// PoolManager reads it while it holds the pool, not while the owner uses it.
 /// Lifetime: a child pool dies with its parent (see the contract). A pool must outlive every
 /// pointer it handed out, every container using resource(), and its children's owners.
 ///
@@ -144,10 +147,33 @@ class Pool : private std::pmr::memory_resource {
   /// returns false (nginx's ngx_pfree, without its list walk).
   bool free(void* p) noexcept;
 
-  /// Constructs a T in the pool (aligned for T); its destructor runs as a cleanup unless T is
-  /// trivially destructible. nullptr if the pool cannot hold it.
+  /// Constructs a T in the pool (aligned for T), recording the caller as the allocation site; its
+  /// destructor runs as a cleanup unless T is trivially destructible. nullptr if the pool cannot
+  /// hold it. Up to four constructor arguments (a std::source_location last is taken for the
+  /// site); make_at() takes any number.
+  template <class T>
+  [[nodiscard]] T* make(Site site = Site::current()) {
+    return make_at<T>(site);
+  }
+  template <class T, class A1>
+  [[nodiscard]] T* make(A1&& a1, Site site = Site::current()) {
+    return make_at<T>(site, std::forward<A1>(a1));
+  }
+  template <class T, class A1, class A2>
+  [[nodiscard]] T* make(A1&& a1, A2&& a2, Site site = Site::current()) {
+    return make_at<T>(site, std::forward<A1>(a1), std::forward<A2>(a2));
+  }
+  template <class T, class A1, class A2, class A3>
+  [[nodiscard]] T* make(A1&& a1, A2&& a2, A3&& a3, Site site = Site::current()) {
+    return make_at<T>(site, std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3));
+  }
+  template <class T, class A1, class A2, class A3, class A4>
+  [[nodiscard]] T* make(A1&& a1, A2&& a2, A3&& a3, A4&& a4, Site site = Site::current()) {
+    return make_at<T>(site, std::forward<A1>(a1), std::forward<A2>(a2), std::forward<A3>(a3), std::forward<A4>(a4));
+  }
+  /// make() with the site given first, for any number of constructor arguments.
   template <class T, class... Args>
-  [[nodiscard]] T* make(Args&&... args);
+  [[nodiscard]] T* make_at(Site site, Args&&... args);
 
   /// Room for `count` uninitialised T.
   template <class T>
@@ -165,7 +191,8 @@ class Pool : private std::pmr::memory_resource {
     template <class S>
     consteval FormatAt(const S& s, Site where = Site::current()) : text(s), site(where) {}
   };
-  /// fmt formatting written straight into the pool, NUL-terminated; data() is nullptr on failure.
+  /// fmt formatting into the pool, NUL-terminated; data() is nullptr on failure. A custom
+  /// formatter may itself allocate from this pool (no room is held while it runs).
   template <class... Args>
   [[nodiscard]] std::string_view format(std::type_identity_t<FormatAt<Args...>> f, Args&&... args) {
     return vformat(f.text, fmt::make_format_args(args...), f.site);
@@ -202,7 +229,10 @@ class Pool : private std::pmr::memory_resource {
   }
 
   // --- tag and user data (APR apr_pool_tag / apr_pool_userdata_*) ---------------------------
-  void set_tag(const char* tag) noexcept { tag_ = tag; }
+  void set_tag(const char* tag) noexcept {
+    check_owner();
+    tag_ = tag;
+  }
   const char* tag() const noexcept { return tag_ ? tag_ : ""; }
   /// Binds data to key (key copied into the pool) until the next reset. False if the pool is full.
   [[nodiscard]] bool set_user_data(std::string_view key, void* data) noexcept;
@@ -249,6 +279,7 @@ class Pool : private std::pmr::memory_resource {
   void fit_limit() noexcept;
   MemoryBlock* add_block(std::size_t min_capacity) noexcept;
   void learn_block_size() noexcept;
+  void tear_down() noexcept;
   void destroy_children() noexcept;
   void run_own_cleanups() noexcept;
   void release_tracked() noexcept;
@@ -334,9 +365,9 @@ T* Pool::alloc_array(std::size_t count, Site site) noexcept {
 }
 
 template <class T, class... Args>
-T* Pool::make(Args&&... args) {
+T* Pool::make_at(Site site, Args&&... args) {
   static_assert(alignof(T) <= max_alignment, "Pool::make: alignment beyond a page");
-  void* mem = alloc(sizeof(T), alignof(T));
+  void* mem = alloc(sizeof(T), alignof(T), site);
   if (mem == nullptr) return nullptr;
   T* object = ::new (mem) T(std::forward<Args>(args)...);
   if constexpr (!std::is_trivially_destructible_v<T>) {
