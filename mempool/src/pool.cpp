@@ -21,6 +21,7 @@ struct Pool::Tracked {
   Tracked* prev;
   Tracked* next;
   void* base;          ///< what to give back: a MemoryBlock*, or a malloc() pointer in MEMPOOL_DEBUG
+  std::size_t held;    ///< bytes of memory at base (what a cascading pool's parent is charged)
   std::size_t bytes;   ///< requested size
   Site site;           ///< where it was asked for
   std::uintptr_t check;
@@ -29,6 +30,7 @@ struct Pool::Tracked {
 struct Pool::Cleanup {
   CleanupFn fn;
   void* data;
+  CleanupFn child_fn;  ///< run by run_child_cleanups(); may be nullptr
   Cleanup* next;
 };
 
@@ -78,10 +80,11 @@ Pool::Pool(const Options& options)
                              min_block_size_)),
       small_capacity_(max_block_size_ - sizeof(MemoryBlock) - sizeof(BumpHeader)),
       tag_(options.tag),
-      owner_(std::this_thread::get_id()) {}
+      owner_(std::this_thread::get_id()),
+      cascade_(options.cascade) {}
 
 Pool::Pool(Pool& parent, const Options& options)
-    : Pool(options.allocator ? options : [&] {
+    : Pool(options.allocator && !options.cascade ? options : [&] {
         Options inherited = options;
         inherited.allocator = parent.allocator_;
         return inherited;
@@ -172,9 +175,9 @@ void Pool::release_tracked() noexcept {
 void Pool::release(Tracked* t) noexcept {
   t->check = 0;
   if constexpr (debug_allocations) {
-    std::free(t->base);
+    give_heap(t->base, t->held);
   } else {
-    allocator_->deallocate_block(static_cast<MemoryBlock*>(t->base));
+    give_block(static_cast<MemoryBlock*>(t->base));
   }
 }
 
@@ -210,7 +213,7 @@ void Pool::rewind_blocks(bool keep_a_block) noexcept {
   if (keep_a_block && first_ != nullptr && first_->size == first_block_size_) kept = first_;
   for (MemoryBlock* b = kept ? kept->next : first_; b != nullptr;) {
     MemoryBlock* next = b->next;
-    allocator_->deallocate_block(b);
+    give_block(b);
     b = next;
   }
   first_ = last_ = kept;
@@ -285,7 +288,7 @@ void Pool::make_current(MemoryBlock* block) noexcept {
 MemoryBlock* Pool::add_block(std::size_t min_capacity) noexcept {
   const std::size_t grown = last_ ? std::min(last_->size * 2, max_block_size_) : first_block_size_;
   const std::size_t size = std::max(grown, BlockAllocator::block_size_for(min_capacity + sizeof(BumpHeader)));
-  MemoryBlock* b = allocator_->allocate_block(size - sizeof(MemoryBlock));
+  MemoryBlock* b = take_block(size);
   if (b == nullptr) return nullptr;
   char* start = b->data() + sizeof(BumpHeader);
   ::new (b->data()) BumpHeader{start, 0};
@@ -339,25 +342,84 @@ void* Pool::bump_in(MemoryBlock* b, std::size_t n, std::size_t align, std::size_
   return p;
 }
 
+// --- where memory comes from: the BlockAllocator (malloc in MEMPOOL_DEBUG), charged to the -----
+// --- parent when cascading (Melon) ---------------------------------------------------------------
+
+MemoryBlock* Pool::take_block(std::size_t size) noexcept {
+  if (!charge_parent(size)) return nullptr;
+  MemoryBlock* b = allocator_->allocate_block(size - sizeof(MemoryBlock));  // exactly `size`
+  if (b == nullptr) uncharge_parent(size);
+  return b;
+}
+
+void Pool::give_block(MemoryBlock* b) noexcept {
+  const std::size_t size = b->size;
+  allocator_->deallocate_block(b);
+  uncharge_parent(size);
+}
+
+void* Pool::take_heap(std::size_t bytes) noexcept {
+  if (!charge_parent(bytes)) return nullptr;
+  void* p = std::malloc(bytes);
+  if (p == nullptr) uncharge_parent(bytes);
+  return p;
+}
+
+void Pool::give_heap(void* p, std::size_t bytes) noexcept {
+  std::free(p);
+  uncharge_parent(bytes);
+}
+
+// A cascading pool's memory counts against its parent's capacity, and so on up while the
+// parents cascade too. A refusal is this pool's capacity failure.
+bool Pool::charge_parent(std::size_t bytes) noexcept {
+  if (!cascade_ || parent_ == nullptr) return true;
+  Pool& p = *parent_;
+  p.commit_segment();
+  if (p.capacity_ != unlimited && (p.used_ > p.capacity_ || bytes > p.capacity_ - p.used_)) {
+    ++capacity_failures_;
+    return false;
+  }
+  if (!p.charge_parent(bytes)) {
+    ++capacity_failures_;
+    return false;
+  }
+  p.used_ += bytes;
+  p.fit_limit();
+  return true;
+}
+
+void Pool::uncharge_parent(std::size_t bytes) noexcept {
+  if (!cascade_ || parent_ == nullptr) return;
+  Pool& p = *parent_;
+  p.commit_segment();
+  p.used_ -= bytes;
+  p.fit_limit();
+  p.uncharge_parent(bytes);
+}
+
 // --- tracked (large, or MEMPOOL_DEBUG) allocations ----------------------------------------------
 
 void* Pool::alloc_tracked(std::size_t n, std::size_t align, Site site, bool large) noexcept {
   // Layout: [base ... padding][Tracked][n bytes], the bytes aligned to max(align, 16).
   const std::size_t a = std::max(align, default_alignment);
-  if (add_overflows(n, sizeof(Tracked) + a)) return nullptr;
+  if (add_overflows(n, sizeof(Tracked) + a + sizeof(MemoryBlock) + BlockAllocator::page_size)) return nullptr;
   const std::size_t total = sizeof(Tracked) + a - 1 + n;
   void* base;
   char* raw;
+  std::size_t held;
   if constexpr (debug_allocations) {
-    base = raw = static_cast<char*>(std::malloc(total));
+    held = total;
+    base = raw = static_cast<char*>(take_heap(total));
   } else {
-    MemoryBlock* block = allocator_->allocate_block(total);
+    held = BlockAllocator::block_size_for(total);
+    MemoryBlock* block = take_block(held);
     base = block;
     raw = block ? block->data() : nullptr;
   }
   if (raw == nullptr) return nullptr;
   char* p = detail::align_pointer(raw + sizeof(Tracked), a);
-  auto* t = ::new (p - sizeof(Tracked)) Tracked{nullptr, tracked_, base, n, site, 0};
+  auto* t = ::new (p - sizeof(Tracked)) Tracked{nullptr, tracked_, base, held, n, site, 0};
   t->check = reinterpret_cast<std::uintptr_t>(t) ^ reinterpret_cast<std::uintptr_t>(this) ^
              (large ? large_magic : small_magic);
   if (tracked_) tracked_->prev = t;
@@ -454,7 +516,7 @@ std::string_view Pool::vformat(fmt::string_view text, fmt::format_args args, Sit
 
 // --- cleanups -----------------------------------------------------------------------------------
 
-bool Pool::add_cleanup(CleanupFn fn, void* data) noexcept {
+bool Pool::add_cleanup(CleanupFn fn, void* data, CleanupFn child_fn) noexcept {
   check_owner();
   Cleanup* c = spare_cleanups_;
   if (c) {
@@ -463,7 +525,7 @@ bool Pool::add_cleanup(CleanupFn fn, void* data) noexcept {
     c = static_cast<Cleanup*>(alloc(sizeof(Cleanup), alignof(Cleanup)));
     if (c == nullptr) return false;
   }
-  *c = Cleanup{fn, data, cleanups_};
+  *c = Cleanup{fn, data, child_fn, cleanups_};
   cleanups_ = c;
   return true;
 }
@@ -480,6 +542,15 @@ bool Pool::remove_cleanup(CleanupFn fn, void* data) noexcept {
     }
   }
   return false;
+}
+
+// APR's apr_pool_cleanup_for_exec, from this pool down: the process is about to exec.
+void Pool::run_child_cleanups() noexcept {
+  while (Cleanup* c = cleanups_) {
+    cleanups_ = c->next;
+    if (c->child_fn != nullptr) c->child_fn(c->data);
+  }
+  for (Pool* child = first_child_; child != nullptr; child = child->next_sibling_) child->run_child_cleanups();
 }
 
 bool Pool::run_cleanup(CleanupFn fn, void* data) noexcept {
@@ -517,9 +588,9 @@ void* Pool::user_data(std::string_view key) const noexcept {
 // --- introspection ------------------------------------------------------------------------------
 
 std::size_t Pool::available() const noexcept {
-  if (capacity_ == unlimited) return unlimited;
   const std::size_t used = bytes_used();
-  return used >= capacity_ ? 0 : capacity_ - used;
+  const std::size_t own = capacity_ == unlimited ? unlimited : used >= capacity_ ? 0 : capacity_ - used;
+  return cascade_ && parent_ != nullptr ? std::min(own, parent_->available()) : own;
 }
 
 std::size_t Pool::block_bytes() const noexcept {
@@ -536,9 +607,11 @@ PoolStats Pool::stats() const noexcept {
     ++s.blocks;
     s.block_bytes += b->size;
   }
+  s.held_bytes = s.block_bytes;
   for (const Tracked* t = tracked_; t != nullptr; t = t->next) {
     ++s.large_allocations;
     s.large_bytes += t->bytes;
+    s.held_bytes += t->held;
   }
   for (const Pool* c = first_child_; c != nullptr; c = c->next_sibling_) ++s.children;
   for (const Cleanup* c = cleanups_; c != nullptr; c = c->next) ++s.cleanups;

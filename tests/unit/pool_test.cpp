@@ -493,6 +493,60 @@ TEST_CASE("a child destroyed early detaches from its parent") {
   CHECK(second.destroyed_by_parent());
 }
 
+// Melon's cascading pools: a connection's budget bounds the requests inside it.
+TEST_CASE("a cascading child's memory counts against its parent's capacity") {
+  BlockAllocator blocks;
+  Pool connection({.allocator = &blocks, .capacity = 64 * 1024});
+  (void)connection.alloc(1000);
+  const std::size_t own = connection.bytes_used();
+  std::optional<Pool> request(std::in_place, connection, Pool::Options{.cascade = true});
+  CHECK(&request->block_allocator() == &blocks);
+  std::size_t got = 0;
+  while (request->alloc(1024) != nullptr) got += 1024;  // until the connection's budget is spent
+  CHECK(got > 32 * 1024);
+  CHECK(got <= 64 * 1024 - own);
+  CHECK(request->stats().capacity_failures == 1);
+  CHECK(request->available() == connection.available());  // the tighter of the two budgets
+  CHECK(connection.bytes_used() == own + request->stats().held_bytes);
+  CHECK(connection.alloc(4096) == nullptr);  // the parent's own allocations are bounded too
+  request->reset();  // the request's kept block stays charged, the rest comes back
+  CHECK(connection.bytes_used() == own + request->stats().held_bytes);
+  CHECK(request->alloc(16 * 1024) != nullptr);
+  request.reset();  // destroyed: everything comes back
+  CHECK(connection.bytes_used() == own);
+  CHECK(connection.available() == 64 * 1024 - own);
+}
+
+// A large allocation of a cascading child is charged too, and given back by free().
+TEST_CASE("a cascading child's large allocations are charged and freed back") {
+  Pool connection({.capacity = 300 * 1024});
+  Pool request(connection, {.cascade = true});
+  void* large = request.alloc(200 * 1024);
+  REQUIRE(large != nullptr);
+  CHECK(connection.bytes_used() >= 200 * 1024);
+  CHECK(request.alloc(200 * 1024) == nullptr);
+  CHECK(request.free(large));
+  CHECK(connection.bytes_used() == request.stats().held_bytes);
+  CHECK(request.alloc(200 * 1024) != nullptr);
+}
+
+// Cascading goes up while the parents cascade: a grandchild spends the root's budget.
+TEST_CASE("cascading charges every cascading ancestor and stops at the first that does not") {
+  Pool root({.capacity = 40 * 1024});
+  Pool middle(root, {.cascade = true});
+  Pool leaf(middle, {.cascade = true});
+  Pool free_leaf(root);  // not cascading: its memory is its own
+  REQUIRE(leaf.alloc(10 * 1024) != nullptr);
+  CHECK(middle.bytes_used() == leaf.stats().held_bytes);
+  CHECK(root.bytes_used() == leaf.stats().held_bytes);
+  REQUIRE(free_leaf.alloc(100 * 1024) != nullptr);
+  CHECK(root.bytes_used() == leaf.stats().held_bytes);
+  CHECK(leaf.alloc(40 * 1024) == nullptr);
+  root.reset();  // children first: every charge comes back before the root rewinds
+  CHECK(root.bytes_used() == 0);
+  CHECK(leaf.destroyed_by_parent());
+}
+
 // --- reset and block retention -------------------------------------------------------------------
 
 #if !MEMPOOL_DEBUG_ALLOCATIONS  // block layout: MEMPOOL_DEBUG builds have no blocks
@@ -826,7 +880,7 @@ TEST_CASE("stats count blocks and large allocations and children and cleanups") 
   Pool child(pool);
   REQUIRE(pool.add_cleanup([](void*) {}, nullptr));
   const auto s = pool.stats();
-  CHECK(s.bytes_used == 96 + big + 3 * sizeof(void*));  // + the cleanup record
+  CHECK(s.bytes_used == 96 + big + 4 * sizeof(void*));  // + the cleanup record (fn, data, child_fn, next)
   CHECK(s.capacity == 1 << 20);
   CHECK(s.large_allocations == (Pool::debug_allocations ? 3 : 1));
   CHECK(s.large_bytes >= big);

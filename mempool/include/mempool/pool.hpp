@@ -73,7 +73,7 @@ using Site = std::source_location;
 /// How a pool is built. Every field has a default that suits a request pool.
 struct PoolOptions {
   /// Where blocks come from. nullptr: the parent's allocator, or for a root pool the process-wide
-  /// thread-safe BlockAllocator::shared_default().
+  /// thread-safe BlockAllocator::shared_default(). A cascading child always uses its parent's.
   BlockAllocator* allocator = nullptr;
   /// Size of the pool's first block, header included, rounded up to a multiple of 4 KiB. Later
   /// blocks double, up to max_block_size.
@@ -84,8 +84,15 @@ struct PoolOptions {
   /// its recent cycles (see the reset contract), but never more than this.
   std::size_t retain_bytes = 16 * BlockAllocator::page_size;
   /// Budget in bytes handed out since the last reset (small allocations count their alignment
-  /// padding, large ones their requested size). 0: unlimited.
+  /// padding, large ones their requested size), plus what cascading children hold. 0: unlimited.
   std::size_t capacity = 0;
+  /// A child only (Melon's cascading pools): take memory through the parent. Every block and
+  /// large allocation the child holds (PoolStats::held_bytes) counts against the parent's
+  /// capacity, and its ancestors' while they cascade too, from when it is taken until it is given
+  /// back (a reset's kept block stays charged). So a connection pool's budget bounds every
+  /// request pool inside it. An allocation the parent's budget refuses returns nullptr and counts
+  /// as the child's capacity failure.
+  bool cascade = false;
   /// A name for reports and stats. Not copied: it must outlive the pool (a literal, typically).
   const char* tag = nullptr;
 };
@@ -93,6 +100,7 @@ struct PoolOptions {
 /// A snapshot of one pool's counters.
 struct PoolStats {
   std::size_t bytes_used = 0;         ///< bytes handed out since the last reset (see PoolOptions::capacity)
+  std::size_t held_bytes = 0;         ///< memory held: block_bytes plus the large allocations' own memory
   std::size_t capacity = 0;           ///< the budget; 0 when unlimited
   std::size_t blocks = 0;             ///< blocks held for small allocations
   std::size_t block_bytes = 0;        ///< their total size, headers included
@@ -201,12 +209,20 @@ class Pool : private std::pmr::memory_resource {
                                          Site site = Site::current());
 
   // --- cleanups (APR apr_pool_cleanup_*) ----------------------------------------------------
-  /// Registers fn(data) to run at the next reset or destruction. False if the pool is full.
-  [[nodiscard]] bool add_cleanup(CleanupFn fn, void* data) noexcept;
+  /// Registers fn(data) to run at the next reset or destruction, and child_fn(data), if given,
+  /// to run instead in a forked child that calls run_child_cleanups(). False if the pool is full.
+  [[nodiscard]] bool add_cleanup(CleanupFn fn, void* data, CleanupFn child_fn = nullptr) noexcept;
   /// Unregisters the most recent (fn, data) without running it. False if none was registered.
   bool remove_cleanup(CleanupFn fn, void* data) noexcept;
   /// Unregisters the most recent (fn, data) and runs it now. False if none was registered.
   bool run_cleanup(CleanupFn fn, void* data) noexcept;
+  /// APR's apr_pool_cleanup_for_exec: for a forked child about to exec (to close the parent's
+  /// listening sockets, say). Runs the child_fn of every cleanup of this pool, last registered
+  /// first, then of its children's, newest child first, down the whole tree; and unregisters
+  /// every cleanup it passes, so none of the parent's cleanups runs in this process afterwards
+  /// (if exec fails and the child exits). Not checked for the owner thread: the forking thread
+  /// is the only one a forked child has.
+  void run_child_cleanups() noexcept;
 
   // --- lifetime -----------------------------------------------------------------------------
   void reset(Retain retain = Retain::bounded) noexcept;
@@ -222,7 +238,7 @@ class Pool : private std::pmr::memory_resource {
   std::size_t capacity() const noexcept { return capacity_ == unlimited ? 0 : capacity_; }
   /// 0 removes the limit. A limit below what is already used makes every allocation fail.
   void set_capacity(std::size_t bytes) noexcept;
-  /// Bytes left under the capacity; SIZE_MAX when unlimited.
+  /// Bytes left under the capacity (and, cascading, under the parent's); SIZE_MAX when unlimited.
   std::size_t available() const noexcept;
   std::size_t bytes_used() const noexcept {
     return used_ + static_cast<std::size_t>(cursor_ - segment_start_);
@@ -273,6 +289,12 @@ class Pool : private std::pmr::memory_resource {
   void* bump_in(MemoryBlock* block, std::size_t n, std::size_t align, std::size_t budget) noexcept;
   static bool exhausted(MemoryBlock* block) noexcept;
   void* alloc_tracked(std::size_t n, std::size_t align, Site site, bool large) noexcept;
+  MemoryBlock* take_block(std::size_t size) noexcept;
+  void give_block(MemoryBlock* block) noexcept;
+  void* take_heap(std::size_t bytes) noexcept;
+  void give_heap(void* p, std::size_t bytes) noexcept;
+  bool charge_parent(std::size_t bytes) noexcept;
+  void uncharge_parent(std::size_t bytes) noexcept;
   void make_current(MemoryBlock* block) noexcept;
   void save_cursor() noexcept;
   void commit_segment() noexcept;
@@ -332,6 +354,7 @@ class Pool : private std::pmr::memory_resource {
   std::uint64_t capacity_failures_ = 0;
   bool orphaned_ = false;
   bool in_cleanup_ = false;
+  bool cascade_;                    ///< options.cascade: memory charged to the parent
 };
 
 // --- inline fast paths ------------------------------------------------------------------------
