@@ -90,6 +90,10 @@ Pool::Pool(Pool& parent, const Options& options)
         return inherited;
       }()) {
   parent.check_owner();
+  if (parent.orphaned_) {  // a dead pool's child is born dead: nothing to link it to
+    orphaned_ = true;
+    return;
+  }
   parent_ = &parent;
   next_sibling_ = parent.first_child_;
   if (next_sibling_) next_sibling_->prev_sibling_ = this;
@@ -233,7 +237,7 @@ void Pool::rewind_blocks(bool keep_a_block) noexcept {
 void* Pool::alloc_slow(std::size_t n, std::size_t align, Site site) noexcept {
   if (orphaned_) return nullptr;
   commit_segment();
-  if (used_ > capacity_ || n > capacity_ - used_) {
+  if (capacity_ != unlimited && (used_ > capacity_ || n > capacity_ - used_)) {
     ++capacity_failures_;
     return nullptr;
   }
@@ -570,8 +574,9 @@ bool Pool::set_user_data(std::string_view key, void* data) noexcept {
     }
   }
   std::string_view stored_key = strdup(key);
+  if (stored_key.data() == nullptr) return false;
   auto* u = static_cast<UserData*>(alloc(sizeof(UserData), alignof(UserData)));
-  if (stored_key.data() == nullptr || u == nullptr) return false;
+  if (u == nullptr) return false;
   *u = UserData{user_data_, stored_key, data};
   user_data_ = u;
   return true;

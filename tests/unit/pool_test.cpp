@@ -120,6 +120,17 @@ TEST_CASE("impossible sizes return nullptr and leave the pool usable") {
   CHECK(pool.alloc(100) != nullptr);
 }
 
+// capacity_failures counts refusals of a budget; a pool without one refuses only the impossible.
+TEST_CASE("an impossible size is not a capacity failure in a pool without a capacity") {
+  Pool pool;
+  (void)pool.alloc(100);
+  CHECK(pool.alloc(std::numeric_limits<std::size_t>::max() - 100) == nullptr);
+  CHECK(pool.stats().capacity_failures == 0);
+  pool.set_capacity(1000);
+  CHECK(pool.alloc(std::numeric_limits<std::size_t>::max() - 100) == nullptr);
+  CHECK(pool.stats().capacity_failures == 1);
+}
+
 // calloc must zero even memory that a previous request dirtied before a reset.
 TEST_CASE("calloc zeroes reused memory") {
   Pool pool;
@@ -493,6 +504,22 @@ TEST_CASE("a child destroyed early detaches from its parent") {
   CHECK(second.destroyed_by_parent());
 }
 
+// A pool its parent destroyed holds nothing and never will: a child made of it is born
+// destroyed too (else deleting the dead parent left the child pointing at it).
+TEST_CASE("a child of a pool destroyed by its parent is born destroyed") {
+  Pool root;
+  auto dead = std::make_unique<Pool>(root);
+  root.reset();
+  REQUIRE(dead->destroyed_by_parent());
+  auto child = std::make_unique<Pool>(*dead, Pool::Options{.cascade = true});
+  CHECK(child->destroyed_by_parent());
+  CHECK(child->alloc(10) == nullptr);
+  CHECK(dead->stats().children == 0);
+  CHECK(dead->bytes_used() == 0);
+  dead.reset();
+  child.reset();  // ASan: no use of the deleted parent
+}
+
 // Melon's cascading pools: a connection's budget bounds the requests inside it.
 TEST_CASE("a cascading child's memory counts against its parent's capacity") {
   BlockAllocator blocks;
@@ -771,6 +798,16 @@ TEST_CASE("tag and user data are kept - user data until the next reset") {
   pool.reset();
   CHECK(pool.user_data("a") == nullptr);
   CHECK(std::string_view(pool.tag()) == "request");
+}
+
+// A user data entry that does not fit takes nothing: no record left behind its refused key.
+TEST_CASE("set_user_data that does not fit the capacity takes no memory") {
+  Pool pool({.capacity = 64});
+  (void)pool.alloc_unaligned(60);
+  int value = 0;
+  CHECK_FALSE(pool.set_user_data(std::string(10, 'k'), &value));
+  CHECK(pool.bytes_used() == 60);
+  CHECK(pool.stats().capacity_failures == 1);
 }
 
 // FreeSWITCH's strdup/sprintf into a pool: NUL-terminated, since C APIs will read them.

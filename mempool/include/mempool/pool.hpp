@@ -15,7 +15,8 @@
 ///
 /// Reset contract. reset() does, in this order (destruction does the same, then lets go of all):
 ///   1. Children are destroyed, newest first, each by this same contract. A destroyed child that
-///      is still owned elsewhere is left empty and detached: it allocates nothing more (nullptr).
+///      is still owned elsewhere is left empty and detached: it allocates nothing more (nullptr),
+///      and a child made of it later is born the same way.
 ///   2. Cleanups run, last registered first, each taken off the list just before it runs (APR):
 ///      a cleanup may remove_cleanup() or run_cleanup() one that has not run yet, which then does
 ///      not run again, and one it registers is the newest and runs next. Then none is registered.
