@@ -56,9 +56,10 @@ std::size_t round_to_pages(std::size_t n) noexcept {
 constexpr std::uintptr_t large_magic = 0x6c61726765ULL;      // "large"
 constexpr std::uintptr_t small_magic = 0x736d616c6cULL;      // "small" (MEMPOOL_DEBUG only)
 
-// What cursor_ and limit_ point at while a pool holds no block: alloc(0) returns it, and the
-// eight bytes before it are zeros, which no Tracked::check can equal.
-alignas(64) char empty_area[64] = {};
+// What cursor_ and limit_ point at while a pool holds no block, and what alloc(0) returns when
+// it takes no bytes: aligned for every alignment, and the eight bytes before it are zeros, which
+// no Tracked::check can equal (so free() and realloc() of it find no header).
+alignas(Pool::max_alignment) char empty_area[Pool::max_alignment] = {};
 char* empty_sentinel() noexcept { return empty_area + sizeof(empty_area); }
 
 bool add_overflows(std::size_t a, std::size_t b) noexcept { return a > std::numeric_limits<std::size_t>::max() - b; }
@@ -76,8 +77,8 @@ Pool::Pool(const Options& options)
       min_block_size_(round_to_pages(options.block_size)),
       first_block_size_(min_block_size_),
       max_block_size_(std::max(round_to_pages(options.max_block_size), min_block_size_)),
-      retain_bytes_(std::max(options.retain_bytes / BlockAllocator::page_size * BlockAllocator::page_size,
-                             min_block_size_)),
+      retain_bytes_(std::clamp(options.retain_bytes / BlockAllocator::page_size * BlockAllocator::page_size,
+                               min_block_size_, max_block_size_)),
       small_capacity_(max_block_size_ - sizeof(MemoryBlock) - sizeof(BumpHeader)),
       tag_(options.tag),
       owner_(std::this_thread::get_id()),
@@ -236,6 +237,7 @@ void Pool::rewind_blocks(bool keep_a_block) noexcept {
 
 void* Pool::alloc_slow(std::size_t n, std::size_t align, Site site) noexcept {
   if (orphaned_) return nullptr;
+  if (n == 0) return empty_sentinel();  // nothing to hand out: no block, no budget, no header
   commit_segment();
   if (capacity_ != unlimited && (used_ > capacity_ || n > capacity_ - used_)) {
     ++capacity_failures_;

@@ -672,6 +672,20 @@ TEST_CASE("the kept block stays while cycles use more than half of it") {
 }
 #endif
 
+// small_limit() is a promise: anything larger is a large allocation that free() releases, even
+// when the kept block (whose size retain_bytes allows past max_block_size) has room for it.
+TEST_CASE("an allocation over the small limit is large even when the kept block could hold it") {
+  BlockAllocator blocks;
+  Pool pool({.allocator = &blocks, .block_size = page, .max_block_size = page, .retain_bytes = 8 * page});
+  for (int i = 0; i < 20; ++i) REQUIRE(pool.alloc(1000) != nullptr);  // a cycle over several blocks
+  pool.reset();
+  (void)pool.alloc(16);
+  CHECK(pool.stats().block_bytes <= page);  // never a block over max_block_size
+  void* p = pool.alloc(pool.small_limit() + 100);
+  REQUIRE(p != nullptr);
+  CHECK(pool.free(p));
+}
+
 // The same for large allocations: a 10 MiB upload leaves nothing behind after its request.
 TEST_CASE("a huge request's blocks are not kept after reset") {
   BlockAllocator blocks({.max_free = 2 << 20});

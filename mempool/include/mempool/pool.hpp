@@ -82,7 +82,8 @@ struct PoolOptions {
   /// Largest block the pool takes. An allocation that does not fit in one is a large allocation.
   std::size_t max_block_size = 16 * BlockAllocator::page_size;
   /// Most block bytes a reset keeps: the one block it keeps has the size the pool learned from
-  /// its recent cycles (see the reset contract), but never more than this.
+  /// its recent cycles (see the reset contract), but never more than this, nor than
+  /// max_block_size (no block is larger: small_limit() holds for every block).
   std::size_t retain_bytes = 16 * BlockAllocator::page_size;
   /// Budget in bytes handed out since the last reset (small allocations count their alignment
   /// padding, large ones their requested size), plus what cascading children hold. 0: unlimited.
@@ -135,8 +136,9 @@ class Pool : private std::pmr::memory_resource {
   Pool& operator=(const Pool&) = delete;
 
   // --- allocation -------------------------------------------------------------------------
-  /// n bytes aligned to `align` (a power of two up to max_alignment). n == 0 gives a non-null
-  /// pointer that must not be dereferenced.
+  /// n bytes aligned to `align` (a power of two up to max_alignment). n == 0 always gives a
+  /// non-null pointer (nullptr only from a destroyed pool) that must not be dereferenced; it
+  /// costs at most the alignment padding. Over small_limit() bytes, it is a large allocation.
   [[nodiscard]] void* alloc(std::size_t n, std::size_t align = default_alignment,
                             Site site = Site::current()) noexcept;
   /// n bytes with no alignment: strings and byte buffers (nginx's ngx_pnalloc).
@@ -267,7 +269,8 @@ class Pool : private std::pmr::memory_resource {
   std::size_t block_bytes() const noexcept;
   BlockAllocator& block_allocator() const noexcept { return *allocator_; }
   /// Largest allocation served from blocks (at 16-byte alignment); larger ones are large
-  /// allocations, which free() releases at once.
+  /// allocations, which free() releases at once. With a stricter alignment, one within
+  /// align - 16 bytes under the limit is large unless the current block has room for it.
   std::size_t small_limit() const noexcept { return small_capacity_; }
   /// Makes the calling thread the owner (a pool handed to another thread by a PoolManager).
   void adopt_current_thread() noexcept { owner_ = std::this_thread::get_id(); }
@@ -347,7 +350,7 @@ class Pool : private std::pmr::memory_resource {
   std::size_t min_block_size_;      ///< options.block_size: the smallest first block
   std::size_t first_block_size_;    ///< size of a cycle's first block, learned at each reset (in [min_block_size_, retain_bytes_])
   std::size_t max_block_size_;      ///< bytes of the largest block, header included
-  std::size_t retain_bytes_;        ///< cap on first_block_size_, a multiple of page_size
+  std::size_t retain_bytes_;        ///< cap on first_block_size_, a multiple of page_size, <= max_block_size_
   std::size_t small_capacity_;      ///< usable bytes of a max-size block after its BumpHeader
   const char* tag_;
   std::thread::id owner_;
