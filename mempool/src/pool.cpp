@@ -377,19 +377,20 @@ void Pool::give_heap(void* p, std::size_t bytes) noexcept {
 }
 
 // A cascading pool's memory counts against its parent's capacity, and so on up while the
-// parents cascade too. A refusal is this pool's capacity failure.
+// parents cascade too. A refusal is this pool's capacity failure (its allocation was refused).
 bool Pool::charge_parent(std::size_t bytes) noexcept {
+  if (charge_ancestors(bytes)) return true;
+  ++capacity_failures_;
+  return false;
+}
+
+// Charges every cascading ancestor, or none.
+bool Pool::charge_ancestors(std::size_t bytes) noexcept {
   if (!cascade_ || parent_ == nullptr) return true;
   Pool& p = *parent_;
   p.commit_segment();
-  if (p.capacity_ != unlimited && (p.used_ > p.capacity_ || bytes > p.capacity_ - p.used_)) {
-    ++capacity_failures_;
-    return false;
-  }
-  if (!p.charge_parent(bytes)) {
-    ++capacity_failures_;
-    return false;
-  }
+  if (p.capacity_ != unlimited && (p.used_ > p.capacity_ || bytes > p.capacity_ - p.used_)) return false;
+  if (!p.charge_ancestors(bytes)) return false;
   p.used_ += bytes;
   p.fit_limit();
   return true;

@@ -569,6 +569,9 @@ TEST_CASE("cascading charges every cascading ancestor and stops at the first tha
   REQUIRE(free_leaf.alloc(100 * 1024) != nullptr);
   CHECK(root.bytes_used() == leaf.stats().held_bytes);
   CHECK(leaf.alloc(40 * 1024) == nullptr);
+  CHECK(leaf.stats().capacity_failures == 1);  // the refused allocation was the leaf's
+  CHECK(middle.stats().capacity_failures == 0);
+  CHECK(root.stats().capacity_failures == 0);
   root.reset();  // children first: every charge comes back before the root rewinds
   CHECK(root.bytes_used() == 0);
   CHECK(leaf.destroyed_by_parent());

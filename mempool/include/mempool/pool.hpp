@@ -298,6 +298,7 @@ class Pool : private std::pmr::memory_resource {
   void* take_heap(std::size_t bytes) noexcept;
   void give_heap(void* p, std::size_t bytes) noexcept;
   bool charge_parent(std::size_t bytes) noexcept;
+  bool charge_ancestors(std::size_t bytes) noexcept;
   void uncharge_parent(std::size_t bytes) noexcept;
   void make_current(MemoryBlock* block) noexcept;
   void save_cursor() noexcept;
