@@ -236,8 +236,8 @@ void Pool::rewind_blocks(bool keep_a_block) noexcept {
 // --- small allocations --------------------------------------------------------------------------
 
 void* Pool::alloc_slow(std::size_t n, std::size_t align, Site site) noexcept {
-  if (orphaned_) return nullptr;
   if (n == 0) return empty_sentinel();  // nothing to hand out: no block, no budget, no header
+  if (orphaned_) return nullptr;
   commit_segment();
   if (capacity_ != unlimited && (used_ > capacity_ || n > capacity_ - used_)) {
     ++capacity_failures_;
@@ -351,10 +351,20 @@ void* Pool::bump_in(MemoryBlock* b, std::size_t n, std::size_t align, std::size_
 // --- where memory comes from: the BlockAllocator (malloc in MEMPOOL_DEBUG), charged to the -----
 // --- parent when cascading (Melon) ---------------------------------------------------------------
 
+// A block of at least `size` bytes (the allocator's sink may give a larger one: the charge is
+// what the block really is).
 MemoryBlock* Pool::take_block(std::size_t size) noexcept {
   if (!charge_parent(size)) return nullptr;
-  MemoryBlock* b = allocator_->allocate_block(size - sizeof(MemoryBlock));  // exactly `size`
-  if (b == nullptr) uncharge_parent(size);
+  MemoryBlock* b = allocator_->allocate_block(size - sizeof(MemoryBlock));
+  if (b == nullptr) {
+    uncharge_parent(size);
+    return nullptr;
+  }
+  if (b->size > size && !charge_parent(b->size - size)) {
+    allocator_->deallocate_block(b);
+    uncharge_parent(size);
+    return nullptr;
+  }
   return b;
 }
 
@@ -419,10 +429,10 @@ void* Pool::alloc_tracked(std::size_t n, std::size_t align, Site site, bool larg
     held = total;
     base = raw = static_cast<char*>(take_heap(total));
   } else {
-    held = BlockAllocator::block_size_for(total);
-    MemoryBlock* block = take_block(held);
+    MemoryBlock* block = take_block(BlockAllocator::block_size_for(total));
     base = block;
     raw = block ? block->data() : nullptr;
+    held = block ? block->size : 0;
   }
   if (raw == nullptr) return nullptr;
   char* p = detail::align_pointer(raw + sizeof(Tracked), a);

@@ -557,6 +557,22 @@ TEST_CASE("a cascading child's large allocations are charged and freed back") {
   CHECK(request.alloc(200 * 1024) != nullptr);
 }
 
+// The allocator's sink may hand out a block larger than asked: the parent is charged what the
+// child really holds, and gets exactly that back.
+TEST_CASE("a cascading child is charged the block it really got") {
+  BlockAllocator blocks;
+  blocks.deallocate_block(blocks.allocate_block(60 * page));  // a big block waits in the sink
+  Pool connection({.allocator = &blocks, .capacity = 1 << 20});
+  Pool request(connection, {.cascade = true});
+  void* large = request.alloc(40 * page);  // served from the bigger sink block
+  REQUIRE(large != nullptr);
+  CHECK(request.stats().held_bytes == 61 * page);
+  CHECK(connection.bytes_used() == request.stats().held_bytes);
+  CHECK(request.free(large));
+  CHECK(connection.bytes_used() == 0);
+  CHECK(blocks.stats().bytes_in_use == 0);
+}
+
 // Cascading goes up while the parents cascade: a grandchild spends the root's budget.
 TEST_CASE("cascading charges every cascading ancestor and stops at the first that does not") {
   Pool root({.capacity = 40 * 1024});

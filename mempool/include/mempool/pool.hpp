@@ -137,8 +137,8 @@ class Pool : private std::pmr::memory_resource {
 
   // --- allocation -------------------------------------------------------------------------
   /// n bytes aligned to `align` (a power of two up to max_alignment). n == 0 always gives a
-  /// non-null pointer (nullptr only from a destroyed pool) that must not be dereferenced; it
-  /// costs at most the alignment padding. Over small_limit() bytes, it is a large allocation.
+  /// non-null pointer, even past the capacity or from a destroyed pool, that must not be
+  /// dereferenced; it costs at most the alignment padding. Over small_limit() bytes, it is a large allocation.
   [[nodiscard]] void* alloc(std::size_t n, std::size_t align = default_alignment,
                             Site site = Site::current()) noexcept;
   /// n bytes with no alignment: strings and byte buffers (nginx's ngx_pnalloc).
