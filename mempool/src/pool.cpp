@@ -420,6 +420,7 @@ void Pool::uncharge_parent(std::size_t bytes) noexcept {
 void* Pool::alloc_tracked(std::size_t n, std::size_t align, Site site, bool large) noexcept {
   // Layout: [base ... padding][Tracked][n bytes], the bytes aligned to max(align, 16).
   const std::size_t a = std::max(align, default_alignment);
+  // (With its block's header and page rounding too, so no size wraps on its way to the allocator.)
   if (add_overflows(n, sizeof(Tracked) + a + sizeof(MemoryBlock) + BlockAllocator::page_size)) return nullptr;
   const std::size_t total = sizeof(Tracked) + a - 1 + n;
   void* base;

@@ -24,19 +24,20 @@
 ///   4. User data is forgotten (its keys lived in the pool). Tag, capacity and options stay.
 ///   5. Blocks are rewound; every pointer into the pool is now dead (ASan builds poison them).
 ///      One block is kept, of the pool's learned size; every other block goes back to the
-///      BlockAllocator. The learned size grows at once to a cycle's block total when that is
-///      larger (never over `retain_bytes`), and halves (never under `block_size`) after a cycle
-///      that filled less than half of it. So a steady stream of
-///      similar requests bumps through one block and never calls the allocator, and one huge
-///      request cannot pin memory for the rest of a keep-alive connection, nor in the pool's
-///      later lives from a PoolManager. (A kept block of the wrong size is released, and one of
-///      the learned size taken at the next allocation.)
-///      reset(Pool::Retain::nothing) keeps no block: the pool then holds no memory at all (an
-///      idle connection's pool); the learned size is remembered.
+///      BlockAllocator (and what a cascading pool gave back is its parent's budget again). The
+///      learned size grows at once to a cycle's block total when that is larger (never over
+///      `retain_bytes`), and halves (never under `block_size`) after a cycle that filled less
+///      than half of it. So a steady stream of similar requests bumps through one block and
+///      never calls the allocator, and one huge request cannot pin memory for the rest of a
+///      keep-alive connection, nor in the pool's later lives from a PoolManager. (A kept block
+///      of the wrong size is released, and one of the learned size taken at the next
+///      allocation.) reset(Pool::Retain::nothing) keeps no block: the pool then holds no memory
+///      at all (an idle connection's pool); the learned size is remembered.
 ///   reset() must not be called from inside one of this pool's cleanups.
 ///
 /// Failure policy: every allocating call is [[nodiscard]] and returns nullptr (or an empty
-/// string_view whose data() is nullptr) past the capacity or when the OS refuses a block.
+/// string_view whose data() is nullptr) past the capacity, from a destroyed pool, or when the OS
+/// refuses a block; alloc(0) alone never returns nullptr.
 /// Only the std adaptors (resource(), PoolAllocator) throw std::bad_alloc instead.
 ///
 /// MEMPOOL_DEBUG builds: every allocation is its own heap allocation, tracked with its call
