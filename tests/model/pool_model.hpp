@@ -31,6 +31,10 @@
 #pragma once
 
 #include <mempool/pool.hpp>
+#include <mempool/pool_cleanups.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -64,8 +68,10 @@ struct Node;
 
 
 // Who may log a cleanup run: the harness's cleanup function, a made object's destructor, or
-// nobody (the cleanup that destroys a child pool made in its parent's memory runs silently).
-enum class Kind : std::uint8_t { plain, object, silent };
+// nobody: the cleanup that destroys a child pool made in its parent's memory runs silently, and
+// a ready-made close of a descriptor (pool_cleanups.hpp) is seen only by its effect.
+enum class Kind : std::uint8_t { plain, object, silent, file };
+inline bool logged(Kind k) { return k == Kind::plain || k == Kind::object; }
 // What a cleanup does when it runs (while a reset runs them, or from run_cleanup).
 enum class Action : std::uint8_t { none, remove_later, run_later, add_new, alloc, count };
 
@@ -75,12 +81,12 @@ struct Subject {  // a cleanup's data: one per registration subject (re-registra
   Node* node;
   Kind kind;
   Action action;
-  std::uint32_t param;
+  std::uint32_t param;  ///< Kind::file: the descriptor
 };
 
 struct Registration {
   Subject* subject;
-  bool child;  ///< registered with a child cleanup (run_child_cleanups)
+  bool child;  ///< registered with the harness's child cleanup (run_child_cleanups)
 };
 
 struct Region {
@@ -256,6 +262,18 @@ class Harness {
     }
   }
 
+  // The descriptors registered with close_on_cleanup in n (and, with `tree`, below it).
+  static void collect_files(const Node& n, bool tree, std::vector<int>& fds) {
+    for (const Registration& r : n.pending) {
+      if (r.subject->kind == Kind::file) fds.push_back(static_cast<int>(r.subject->param));
+    }
+    if (tree) {
+      for (const Node* c : n.children) collect_files(*c, true, fds);
+    }
+  }
+
+  static bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
   // Every byte of every allocation in n's tree, before a teardown makes them dead.
   void verify_tree(Node& n) {
     for (const auto& [p, r] : regions_) {
@@ -279,13 +297,16 @@ class Harness {
       teardown_order(n, order);
       verify_tree(n);
     }
+    std::vector<int> closing;  // descriptors the ready-made cleanups of these pools must close
+    for (Node* t : order) collect_files(*t, false, closing);
     teardown_ = &order;
     teardown_at_ = 0;
     teardown();
     teardown_ = nullptr;
     keeps_memory_ = nullptr;
+    for (int fd : closing) MODEL_CHECK(!is_open(fd));
     for (std::size_t i = teardown_at_; i < order.size(); ++i) {  // pools whose cleanups had not all run
-      for (const Registration& r : order[i]->pending) MODEL_CHECK(r.subject->kind == Kind::silent);
+      for (const Registration& r : order[i]->pending) MODEL_CHECK(!logged(r.subject->kind));
     }
   }
 
@@ -514,6 +535,7 @@ class Harness {
   void do_set_capacity(Node& n);
   void do_pmr(Node& n);
   void do_run_child_cleanups(Node& n);
+  void do_close_on_cleanup(Node& n);
   void perform(Subject* s, bool memory_dies);
   void do_run_cleanups(Node& n);
   void check_all();
@@ -607,13 +629,13 @@ inline void Harness::cleanup_ran(Subject* s) {
   MODEL_CHECK(teardown_ != nullptr);
   std::vector<Node*>& order = *teardown_;
   while (teardown_at_ < order.size() && order[teardown_at_] != s->node) {
-    for (const Registration& r : order[teardown_at_]->pending) MODEL_CHECK(r.subject->kind == Kind::silent);
+    for (const Registration& r : order[teardown_at_]->pending) MODEL_CHECK(!logged(r.subject->kind));
     ++teardown_at_;
   }
   MODEL_CHECK(teardown_at_ < order.size());
   Node& n = *s->node;
   if (!n.children.empty()) children_gone(n);  // the pool destroys its children before its cleanups
-  while (!n.pending.empty() && n.pending.back().subject->kind == Kind::silent) n.pending.pop_back();
+  while (!n.pending.empty() && !logged(n.pending.back().subject->kind)) n.pending.pop_back();
   MODEL_CHECK(!n.pending.empty() && n.pending.back().subject == s);
   n.pending.pop_back();
   perform(s, &n != keeps_memory_);
@@ -705,7 +727,7 @@ inline void Harness::formatter_ran(Node& n) {
 
 inline void Harness::step() {
   Node& n = pick_node();
-  switch (in_.below(40)) {
+  switch (in_.below(41)) {
     case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8: case 9:
       return do_alloc(n, 0);
     case 10: case 11: return do_alloc(n, 1);
@@ -736,6 +758,7 @@ inline void Harness::step() {
     case 36: return do_set_capacity(n);
     case 37: return do_pmr(n);
     case 38: return in_.flag() ? do_run_child_cleanups(n) : do_run_cleanups(n);
+    case 39: return do_close_on_cleanup(n);
     default: {
       op("set_tag, report");
       static const char* const tags[] = {"a", "request", "connection"};
@@ -1139,6 +1162,55 @@ inline void Harness::do_pmr(Node& n) {
   }
 }
 
+// nginx's ngx_pool_cleanup_file and ngx_pool_run_cleanup_file (pool_cleanups.hpp): a
+// descriptor closed by the pool's teardown, or now, or handed back to its owner.
+inline void Harness::do_close_on_cleanup(Node& n) {
+  std::vector<Subject*> files;
+  for (const Registration& r : n.pending) {
+    if (r.subject->kind == Kind::file) files.push_back(r.subject);
+  }
+  const std::size_t what = in_.below(3);
+  if (what == 0 || files.empty()) {
+    op("close_on_cleanup");
+    if (files.size() >= 16) return;  // (descriptors are finite)
+    int fds[2];
+    MODEL_CHECK(::pipe(fds) == 0);
+    ::close(fds[1]);
+    const Expect e = expect_internal(n);
+    const bool spare = n.spare > 0;
+    const std::size_t before = own_of(n);
+    if (!close_on_cleanup(*n.pool, fds[0])) {
+      MODEL_CHECK(!spare && !e.certain_ok);
+      if (e.counts_failure) ++n.failures;
+      MODEL_CHECK(is_open(fds[0]));  // not registered: still the caller's
+      ::close(fds[0]);
+      return;
+    }
+    take_record(n, own_of(n) - before);
+    n.pending.push_back({new_subject(n, Kind::file, Action::none, static_cast<std::uint32_t>(fds[0])), false});
+    return;
+  }
+  Subject* file = files[in_.below(files.size())];
+  const int fd = static_cast<int>(file->param);
+  for (std::size_t i = n.pending.size(); i-- > 0;) {
+    if (n.pending[i].subject == file) {
+      n.pending.erase(n.pending.begin() + static_cast<long>(i));
+      break;
+    }
+  }
+  ++n.spare;
+  if (what == 1) {
+    op("run_close_cleanup");
+    MODEL_CHECK(run_close_cleanup(*n.pool, fd));
+    MODEL_CHECK(!is_open(fd));
+  } else {
+    op("remove_close_cleanup");
+    MODEL_CHECK(remove_close_cleanup(*n.pool, fd));
+    MODEL_CHECK(is_open(fd));
+    ::close(fd);
+  }
+}
+
 // Steps 1 and 2 of the reset contract, keeping the pool's memory (what a PoolManager calls on the
 // releasing thread): children destroyed, cleanups run; allocations, user data stay.
 inline void Harness::do_run_cleanups(Node& n) {
@@ -1160,11 +1232,14 @@ inline void Harness::do_run_child_cleanups(Node& n) {
     for (auto it = p.children.rbegin(); it != p.children.rend(); ++it) self(self, **it);
   };
   visit(visit, n);
+  std::vector<int> closing;  // close_on_cleanup's child cleanup closes too (APR's cleanup_for_exec)
+  collect_files(n, true, closing);
   child_expected_ = &expected;
   child_at_ = 0;
   n.pool->run_child_cleanups();
   MODEL_CHECK(child_at_ == expected.size());
   child_expected_ = nullptr;
+  for (int fd : closing) MODEL_CHECK(!is_open(fd));
   auto forget = [&](auto&& self, Node& p) -> void {
     p.pending.clear();  // every registration went (no spare records: they were not removed)
     for (Node* c : p.children) self(self, *c);
