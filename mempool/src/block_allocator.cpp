@@ -11,7 +11,6 @@ namespace mempool {
 
 using Guard = detail::OptionalLock;
 
-
 namespace {
 
 std::size_t page_count(const MemoryBlock* b) noexcept { return b->size / BlockAllocator::page_size; }
@@ -24,14 +23,13 @@ void unpoison_payload(MemoryBlock* b) noexcept { detail::unpoison(b->data(), b->
 
 BlockAllocator::BlockAllocator(Options options) noexcept
     : thread_safe_(options.thread_safe), owner_(std::this_thread::get_id()) {
-  stats_.max_free = options.max_free;
+  max_free_.set(options.max_free);
 }
 
 BlockAllocator::~BlockAllocator() {
   take_foreign_frees();
   release_beyond(0);
-  const std::size_t in_use = stats_.bytes_in_use + foreign_bytes_.load();
-  if (in_use != 0) {
+  if (const std::size_t in_use = bytes_in_use(); in_use != 0) {
     std::fprintf(stderr, "mempool: BlockAllocator destroyed with %zu bytes of blocks still in use\n", in_use);
   }
 }
@@ -39,20 +37,14 @@ BlockAllocator::~BlockAllocator() {
 MemoryBlock* BlockAllocator::allocate_block(std::size_t min_capacity) noexcept {
   if (min_capacity > unlimited - sizeof(MemoryBlock) - page_size) return nullptr;
   const std::size_t size = block_size_for(min_capacity);
-  if (foreign_thread()) {
-    // Not ours to touch the lists: go to the OS, and count it where the owner will see it.
-    void* raw = std::malloc(size);
-    if (raw == nullptr) return nullptr;
-    foreign_bytes_.fetch_add(size, std::memory_order_relaxed);
-    return ::new (raw) MemoryBlock{nullptr, size};
-  }
+  if (foreign_thread()) return allocate_foreign(size);
   {
     Guard guard(lock());
     if (foreign_frees_.load(std::memory_order_relaxed) != nullptr) take_foreign_frees();
     if (MemoryBlock* b = take_from_free_lists(size)) {
-      stats_.bytes_free -= b->size;
-      stats_.bytes_in_use += b->size;
-      ++stats_.blocks_reused;
+      bytes_free_.sub(b->size);
+      bytes_taken_.add(b->size);
+      blocks_reused_.add(1);
       b->next = nullptr;
       unpoison_payload(b);
       return b;
@@ -66,11 +58,23 @@ MemoryBlock* BlockAllocator::allocate_from_os(std::size_t size) noexcept {
   void* raw = std::malloc(size);
   Guard guard(lock());
   if (raw == nullptr) {
-    ++stats_.os_failures;
+    os_failures_.add(1);
     return nullptr;
   }
-  ++stats_.os_allocs;
-  stats_.bytes_in_use += size;
+  os_allocs_.add(1);
+  bytes_taken_.add(size);
+  return ::new (raw) MemoryBlock{nullptr, size};
+}
+
+// Not ours to touch the lists: straight to the OS, counted where the owner's books add it in.
+MemoryBlock* BlockAllocator::allocate_foreign(std::size_t size) noexcept {
+  void* raw = std::malloc(size);
+  if (raw == nullptr) {
+    foreign_os_failures_.fetch_add(1, std::memory_order_release);
+    return nullptr;
+  }
+  foreign_os_allocs_.fetch_add(1, std::memory_order_release);
+  foreign_bytes_taken_.fetch_add(size, std::memory_order_release);
   return ::new (raw) MemoryBlock{nullptr, size};
 }
 
@@ -102,8 +106,8 @@ void BlockAllocator::deallocate_block(MemoryBlock* block) noexcept {
 }
 
 void BlockAllocator::keep_or_release(MemoryBlock* block) noexcept {
-  stats_.bytes_in_use -= block->size;
-  if (stats_.bytes_free + block->size > stats_.max_free) {
+  bytes_returned_.add(block->size);
+  if (bytes_free_.get() + block->size > max_free_.get()) {
     release_to_os(block);
     return;
   }
@@ -111,7 +115,7 @@ void BlockAllocator::keep_or_release(MemoryBlock* block) noexcept {
   MemoryBlock*& list = index < indexed_lists ? free_lists_[index] : sink_;
   block->next = list;
   list = block;
-  stats_.bytes_free += block->size;
+  bytes_free_.add(block->size);
   poison_payload(block);
 }
 
@@ -128,7 +132,7 @@ void BlockAllocator::take_foreign_frees() noexcept {
   MemoryBlock* b = foreign_frees_.exchange(nullptr, std::memory_order_acquire);
   while (b != nullptr) {
     MemoryBlock* next = b->next;
-    ++stats_.foreign_frees;
+    foreign_frees_taken_.add(1);
     keep_or_release(b);
     b = next;
   }
@@ -136,17 +140,17 @@ void BlockAllocator::take_foreign_frees() noexcept {
 
 void BlockAllocator::release_to_os(MemoryBlock* block) noexcept {
   unpoison_payload(block);
-  ++stats_.os_frees;
+  os_frees_.add(1);
   std::free(block);
 }
 
 void BlockAllocator::release_beyond(std::size_t cap) noexcept {
   // Largest blocks first: the sink, then the indexed lists from the top.
   auto drain = [&](MemoryBlock*& list) {
-    while (list && stats_.bytes_free > cap) {
+    while (list && bytes_free_.get() > cap) {
       MemoryBlock* b = list;
       list = b->next;
-      stats_.bytes_free -= b->size;
+      bytes_free_.sub(b->size);
       release_to_os(b);
     }
   };
@@ -154,23 +158,38 @@ void BlockAllocator::release_beyond(std::size_t cap) noexcept {
   for (std::size_t i = indexed_lists; i-- > 0;) drain(free_lists_[i]);
 }
 
-void BlockAllocator::trim() noexcept {
+bool BlockAllocator::trim() noexcept {
+  if (foreign_thread()) return false;
   Guard guard(lock());
-  if (!foreign_thread()) take_foreign_frees();
+  take_foreign_frees();
   release_beyond(0);
+  return true;
 }
 
-void BlockAllocator::set_max_free(std::size_t bytes) noexcept {
+bool BlockAllocator::set_max_free(std::size_t bytes) noexcept {
+  if (foreign_thread()) return false;
   Guard guard(lock());
-  stats_.max_free = bytes;
   release_beyond(bytes);
+  max_free_.set(bytes);  // after the shedding: a reader never sees more kept than the cap it reads
+  return true;
+}
+
+// Returned before taken: every byte counted returned was counted taken before it (see Counter).
+std::size_t BlockAllocator::bytes_in_use() const noexcept {
+  const std::uint64_t returned = bytes_returned_.get();
+  return bytes_taken_.get() + foreign_bytes_taken_.load(std::memory_order_acquire) - returned;
 }
 
 BlockAllocatorStats BlockAllocator::stats() const noexcept {
-  Guard guard(lock());
-  BlockAllocatorStats s = stats_;
-  // Blocks freed by other threads but not yet taken back are still counted as in use.
-  s.bytes_in_use += foreign_bytes_.load(std::memory_order_relaxed);
+  BlockAllocatorStats s;
+  s.bytes_in_use = bytes_in_use();  // blocks freed by other threads and not yet taken back count
+  s.max_free = max_free_.get();
+  s.bytes_free = bytes_free_.get();
+  s.blocks_reused = blocks_reused_.get();
+  s.os_frees = os_frees_.get();  // before os_allocs, as bytes_in_use() reads its totals
+  s.os_allocs = os_allocs_.get() + foreign_os_allocs_.load(std::memory_order_acquire);
+  s.os_failures = os_failures_.get() + foreign_os_failures_.load(std::memory_order_acquire);
+  s.foreign_frees = foreign_frees_taken_.get();
   return s;
 }
 

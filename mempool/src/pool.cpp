@@ -21,6 +21,7 @@ struct Pool::Tracked {
   Tracked* prev;
   Tracked* next;
   void* base;          ///< what to give back: a MemoryBlock*, or a malloc() pointer in MEMPOOL_DEBUG
+  std::size_t held;    ///< bytes of memory at base (what a cascading pool's parent is charged)
   std::size_t bytes;   ///< requested size
   Site site;           ///< where it was asked for
   std::uintptr_t check;
@@ -29,6 +30,7 @@ struct Pool::Tracked {
 struct Pool::Cleanup {
   CleanupFn fn;
   void* data;
+  CleanupFn child_fn;  ///< run by run_child_cleanups(); may be nullptr
   Cleanup* next;
 };
 
@@ -54,9 +56,10 @@ std::size_t round_to_pages(std::size_t n) noexcept {
 constexpr std::uintptr_t large_magic = 0x6c61726765ULL;      // "large"
 constexpr std::uintptr_t small_magic = 0x736d616c6cULL;      // "small" (MEMPOOL_DEBUG only)
 
-// What cursor_ and limit_ point at while a pool holds no block: alloc(0) returns it, and the
-// eight bytes before it are zeros, which no Tracked::check can equal.
-alignas(64) char empty_area[64] = {};
+// What cursor_ and limit_ point at while a pool holds no block, and what alloc(0) returns when
+// it takes no bytes: aligned for every alignment, and the eight bytes before it are zeros, which
+// no Tracked::check can equal (so free() and realloc() of it find no header).
+alignas(Pool::max_alignment) char empty_area[Pool::max_alignment] = {};
 char* empty_sentinel() noexcept { return empty_area + sizeof(empty_area); }
 
 bool add_overflows(std::size_t a, std::size_t b) noexcept { return a > std::numeric_limits<std::size_t>::max() - b; }
@@ -74,19 +77,24 @@ Pool::Pool(const Options& options)
       min_block_size_(round_to_pages(options.block_size)),
       first_block_size_(min_block_size_),
       max_block_size_(std::max(round_to_pages(options.max_block_size), min_block_size_)),
-      retain_bytes_(std::max(options.retain_bytes / BlockAllocator::page_size * BlockAllocator::page_size,
-                             min_block_size_)),
+      retain_bytes_(std::clamp(options.retain_bytes / BlockAllocator::page_size * BlockAllocator::page_size,
+                               min_block_size_, max_block_size_)),
       small_capacity_(max_block_size_ - sizeof(MemoryBlock) - sizeof(BumpHeader)),
       tag_(options.tag),
-      owner_(std::this_thread::get_id()) {}
+      owner_(std::this_thread::get_id()),
+      cascade_(options.cascade) {}
 
 Pool::Pool(Pool& parent, const Options& options)
-    : Pool(options.allocator ? options : [&] {
+    : Pool(options.allocator && !options.cascade ? options : [&] {
         Options inherited = options;
         inherited.allocator = parent.allocator_;
         return inherited;
       }()) {
   parent.check_owner();
+  if (parent.orphaned_) {  // a dead pool's child is born dead: nothing to link it to
+    orphaned_ = true;
+    return;
+  }
   parent_ = &parent;
   next_sibling_ = parent.first_child_;
   if (next_sibling_) next_sibling_->prev_sibling_ = this;
@@ -99,10 +107,11 @@ Pool::~Pool() {
   detach_from_parent();
 }
 
+// Each step costs nothing when it has nothing to undo: the keep-alive case (one block, nothing
+// registered) runs straight through to the rewind.
 void Pool::clear(bool keep_a_block) noexcept {
-  run_cleanups();
-  release_tracked();
-  user_data_ = nullptr;
+  if (first_child_ != nullptr || cleanups_ != nullptr) tear_down();
+  if (tracked_ != nullptr) release_tracked();
   rewind_blocks(keep_a_block);
 }
 
@@ -123,26 +132,7 @@ void Pool::reset(Retain retain) noexcept {
   check_owner();
   MEMPOOL_EXPECT(!in_cleanup_, "reset() called from inside one of the pool's own cleanups");
   ++resets_;
-  if (retain == Retain::bounded && reset_single_block()) return;
   clear(retain == Retain::bounded);
-}
-
-// The keep-alive case, written straight through: one block of the learned size and nothing
-// else to undo (no children, cleanups, large allocations or user data).
-bool Pool::reset_single_block() noexcept {
-  MemoryBlock* b = first_;
-  if (b == nullptr || b != last_ || b->size != first_block_size_ || first_child_ || cleanups_ ||
-      tracked_ || user_data_) {
-    return false;
-  }
-  char* start = b->data() + sizeof(BumpHeader);
-  *reinterpret_cast<BumpHeader*>(b->data()) = BumpHeader{start, 0};
-  detail::poison(start, static_cast<std::size_t>(b->end() - start));
-  current_ = b;
-  used_ = 0;
-  cursor_ = segment_start_ = limit_ = start;
-  fit_limit();
-  return true;
 }
 
 void Pool::destroy_children() noexcept {
@@ -154,17 +144,26 @@ void Pool::destroy_children() noexcept {
 }
 
 void Pool::run_cleanups() noexcept {
+  check_owner();
+  tear_down();
+}
+
+// Steps 1 and 2 of the reset contract.
+void Pool::tear_down() noexcept {
   destroy_children();
   run_own_cleanups();
   destroy_children();  // any that a cleanup created
 }
 
+// APR's run_cleanups: each cleanup leaves the list before it runs, and the list is read afresh
+// after it, so a cleanup may remove or run a later one (which then never runs again) or register
+// a new one (the newest: it runs next).
 void Pool::run_own_cleanups() noexcept {
   in_cleanup_ = true;
-  while (Cleanup* snapshot = std::exchange(cleanups_, nullptr)) {
-    for (Cleanup* c = snapshot; c != nullptr; c = c->next) c->fn(c->data);
+  while (Cleanup* c = cleanups_) {
+    cleanups_ = c->next;
+    c->fn(c->data);
   }
-  spare_cleanups_ = nullptr;
   in_cleanup_ = false;
 }
 
@@ -181,19 +180,36 @@ void Pool::release_tracked() noexcept {
 void Pool::release(Tracked* t) noexcept {
   t->check = 0;
   if constexpr (debug_allocations) {
-    std::free(t->base);
+    give_heap(t->base, t->held);
   } else {
-    allocator_->deallocate_block(static_cast<MemoryBlock*>(t->base));
+    give_block(static_cast<MemoryBlock*>(t->base));
   }
 }
 
+// The first block of a cycle follows what cycles need. A cycle that spilled over its blocks
+// needed at least their total: the size grows to it at once (up to retain_bytes). A cycle that
+// filled less than half of it halves it (down to options.block_size), so one big request stops
+// being kept after a few quieter cycles, while a steady workload keeps its block.
 void Pool::learn_block_size() noexcept {
+  save_cursor();
   std::size_t total = 0;
-  for (const MemoryBlock* b = first_; b != nullptr; b = b->next) total += b->size;
-  first_block_size_ = std::clamp(total, first_block_size_, retain_bytes_);
+  std::size_t filled = 0;  // each block up to its cursor, headers included
+  for (MemoryBlock* b = first_; b != nullptr; b = b->next) {
+    total += b->size;
+    filled += static_cast<std::size_t>(reinterpret_cast<BumpHeader*>(b->data())->last - reinterpret_cast<char*>(b));
+  }
+  if (total > first_block_size_) {
+    first_block_size_ = std::min(total, retain_bytes_);
+  } else if (filled < first_block_size_ / 2) {
+    first_block_size_ = std::max(round_to_pages(first_block_size_ / 2), min_block_size_);
+  }
 }
 
 void Pool::rewind_blocks(bool keep_a_block) noexcept {
+  // What the pool keeps in its own memory dies with that memory, here, on every path that rewinds
+  // it: cleanup records (the spare ones too: issue 9's overwritten allocation) and user data.
+  cleanups_ = spare_cleanups_ = nullptr;
+  user_data_ = nullptr;
   learn_block_size();
   used_ = 0;
   segment_start_ = cursor_;
@@ -202,7 +218,7 @@ void Pool::rewind_blocks(bool keep_a_block) noexcept {
   if (keep_a_block && first_ != nullptr && first_->size == first_block_size_) kept = first_;
   for (MemoryBlock* b = kept ? kept->next : first_; b != nullptr;) {
     MemoryBlock* next = b->next;
-    allocator_->deallocate_block(b);
+    give_block(b);
     b = next;
   }
   first_ = last_ = kept;
@@ -220,9 +236,10 @@ void Pool::rewind_blocks(bool keep_a_block) noexcept {
 // --- small allocations --------------------------------------------------------------------------
 
 void* Pool::alloc_slow(std::size_t n, std::size_t align, Site site) noexcept {
+  if (n == 0) return empty_sentinel();  // nothing to hand out: no block, no budget, no header
   if (orphaned_) return nullptr;
   commit_segment();
-  if (used_ > capacity_ || n > capacity_ - used_) {
+  if (capacity_ != unlimited && (used_ > capacity_ || n > capacity_ - used_)) {
     ++capacity_failures_;
     return nullptr;
   }
@@ -255,6 +272,7 @@ void Pool::fit_limit() noexcept {
 }
 
 void Pool::set_capacity(std::size_t bytes) noexcept {
+  check_owner();
   capacity_ = bytes == 0 ? unlimited : bytes;
   fit_limit();
 }
@@ -276,7 +294,7 @@ void Pool::make_current(MemoryBlock* block) noexcept {
 MemoryBlock* Pool::add_block(std::size_t min_capacity) noexcept {
   const std::size_t grown = last_ ? std::min(last_->size * 2, max_block_size_) : first_block_size_;
   const std::size_t size = std::max(grown, BlockAllocator::block_size_for(min_capacity + sizeof(BumpHeader)));
-  MemoryBlock* b = allocator_->allocate_block(size - sizeof(MemoryBlock));
+  MemoryBlock* b = take_block(size);
   if (b == nullptr) return nullptr;
   char* start = b->data() + sizeof(BumpHeader);
   ::new (b->data()) BumpHeader{start, 0};
@@ -330,25 +348,96 @@ void* Pool::bump_in(MemoryBlock* b, std::size_t n, std::size_t align, std::size_
   return p;
 }
 
+// --- where memory comes from: the BlockAllocator (malloc in MEMPOOL_DEBUG), charged to the -----
+// --- parent when cascading (Melon) ---------------------------------------------------------------
+
+// A block of at least `size` bytes (the allocator's sink may give a larger one: the charge is
+// what the block really is).
+MemoryBlock* Pool::take_block(std::size_t size) noexcept {
+  if (!charge_parent(size)) return nullptr;
+  MemoryBlock* b = allocator_->allocate_block(size - sizeof(MemoryBlock));
+  if (b == nullptr) {
+    uncharge_parent(size);
+    return nullptr;
+  }
+  if (b->size > size && !charge_parent(b->size - size)) {
+    allocator_->deallocate_block(b);
+    uncharge_parent(size);
+    return nullptr;
+  }
+  return b;
+}
+
+void Pool::give_block(MemoryBlock* b) noexcept {
+  const std::size_t size = b->size;
+  allocator_->deallocate_block(b);
+  uncharge_parent(size);
+}
+
+void* Pool::take_heap(std::size_t bytes) noexcept {
+  if (!charge_parent(bytes)) return nullptr;
+  void* p = std::malloc(bytes);
+  if (p == nullptr) uncharge_parent(bytes);
+  return p;
+}
+
+void Pool::give_heap(void* p, std::size_t bytes) noexcept {
+  std::free(p);
+  uncharge_parent(bytes);
+}
+
+// A cascading pool's memory counts against its parent's capacity, and so on up while the
+// parents cascade too. A refusal is this pool's capacity failure (its allocation was refused).
+bool Pool::charge_parent(std::size_t bytes) noexcept {
+  if (charge_ancestors(bytes)) return true;
+  ++capacity_failures_;
+  return false;
+}
+
+// Charges every cascading ancestor, or none.
+bool Pool::charge_ancestors(std::size_t bytes) noexcept {
+  if (!cascade_ || parent_ == nullptr) return true;
+  Pool& p = *parent_;
+  p.commit_segment();
+  if (p.capacity_ != unlimited && (p.used_ > p.capacity_ || bytes > p.capacity_ - p.used_)) return false;
+  if (!p.charge_ancestors(bytes)) return false;
+  p.used_ += bytes;
+  p.fit_limit();
+  return true;
+}
+
+void Pool::uncharge_parent(std::size_t bytes) noexcept {
+  if (!cascade_ || parent_ == nullptr) return;
+  Pool& p = *parent_;
+  p.commit_segment();
+  p.used_ -= bytes;
+  p.fit_limit();
+  p.uncharge_parent(bytes);
+}
+
 // --- tracked (large, or MEMPOOL_DEBUG) allocations ----------------------------------------------
 
 void* Pool::alloc_tracked(std::size_t n, std::size_t align, Site site, bool large) noexcept {
   // Layout: [base ... padding][Tracked][n bytes], the bytes aligned to max(align, 16).
   const std::size_t a = std::max(align, default_alignment);
-  if (add_overflows(n, sizeof(Tracked) + a)) return nullptr;
+  // (With its block's header and page rounding too, so no size wraps on its way to the allocator.)
+  if (add_overflows(n, sizeof(Tracked) + a + sizeof(MemoryBlock) + BlockAllocator::page_size)) return nullptr;
   const std::size_t total = sizeof(Tracked) + a - 1 + n;
   void* base;
   char* raw;
+  std::size_t held;
   if constexpr (debug_allocations) {
-    base = raw = static_cast<char*>(std::malloc(total));
+    held = total;
+    base = raw = static_cast<char*>(take_heap(total));
   } else {
-    MemoryBlock* block = allocator_->allocate_block(total);
+    MemoryBlock* block = take_block(BlockAllocator::block_size_for(total));
     base = block;
     raw = block ? block->data() : nullptr;
+    held = block ? block->size : 0;
   }
   if (raw == nullptr) return nullptr;
   char* p = detail::align_pointer(raw + sizeof(Tracked), a);
-  auto* t = ::new (p - sizeof(Tracked)) Tracked{nullptr, tracked_, base, n, site, 0};
+  auto* t = ::new (p - sizeof(Tracked)) Tracked{nullptr, tracked_, base, held, n, site, 0};
   t->check = reinterpret_cast<std::uintptr_t>(t) ^ reinterpret_cast<std::uintptr_t>(this) ^
              (large ? large_magic : small_magic);
   if (tracked_) tracked_->prev = t;
@@ -440,30 +529,13 @@ std::string_view Pool::strdup(std::string_view s, Site site) noexcept {
 }
 
 std::string_view Pool::vformat(fmt::string_view text, fmt::format_args args, Site site) {
-  auto alloc_text = [&](std::size_t n) noexcept { return alloc_unaligned(n, site); };
-  if (debug_allocations || cursor_ == limit_) {
-    return detail::format_with(alloc_text, text, args);
-  }
-  // Format straight into the current block's free space (limit_ already stops at the capacity)
-  // and keep it if it fit; else it was a measurement. (A formatter that allocates from this same
-  // pool would collide with this: formatters must not.)
-  const auto room = static_cast<std::size_t>(limit_ - cursor_);
-  detail::unpoison(cursor_, room);
-  const std::size_t size = fmt::vformat_to_n(cursor_, room - 1, text, args).size;
-  if (size < room) {
-    char* p = cursor_;
-    p[size] = '\0';
-    cursor_ += size + 1;
-    detail::poison(cursor_, room - size - 1);
-    return {p, size};
-  }
-  detail::poison(cursor_, room);
-  return detail::format_sized_with(alloc_text, size, text, args);
+  return detail::format_buffered_with([&](std::size_t n) noexcept { return alloc_unaligned(n, site); }, text, args);
 }
 
 // --- cleanups -----------------------------------------------------------------------------------
 
-bool Pool::add_cleanup(CleanupFn fn, void* data) noexcept {
+bool Pool::add_cleanup(CleanupFn fn, void* data, CleanupFn child_fn) noexcept {
+  check_owner();
   Cleanup* c = spare_cleanups_;
   if (c) {
     spare_cleanups_ = c->next;
@@ -471,7 +543,7 @@ bool Pool::add_cleanup(CleanupFn fn, void* data) noexcept {
     c = static_cast<Cleanup*>(alloc(sizeof(Cleanup), alignof(Cleanup)));
     if (c == nullptr) return false;
   }
-  *c = Cleanup{fn, data, cleanups_};
+  *c = Cleanup{fn, data, child_fn, cleanups_};
   cleanups_ = c;
   return true;
 }
@@ -490,6 +562,15 @@ bool Pool::remove_cleanup(CleanupFn fn, void* data) noexcept {
   return false;
 }
 
+// APR's apr_pool_cleanup_for_exec, from this pool down: the process is about to exec.
+void Pool::run_child_cleanups() noexcept {
+  while (Cleanup* c = cleanups_) {
+    cleanups_ = c->next;
+    if (c->child_fn != nullptr) c->child_fn(c->data);
+  }
+  for (Pool* child = first_child_; child != nullptr; child = child->next_sibling_) child->run_child_cleanups();
+}
+
 bool Pool::run_cleanup(CleanupFn fn, void* data) noexcept {
   if (!remove_cleanup(fn, data)) return false;
   fn(data);
@@ -499,6 +580,7 @@ bool Pool::run_cleanup(CleanupFn fn, void* data) noexcept {
 // --- user data ----------------------------------------------------------------------------------
 
 bool Pool::set_user_data(std::string_view key, void* data) noexcept {
+  check_owner();
   for (UserData* u = user_data_; u != nullptr; u = u->next) {
     if (u->key == key) {
       u->value = data;
@@ -506,14 +588,16 @@ bool Pool::set_user_data(std::string_view key, void* data) noexcept {
     }
   }
   std::string_view stored_key = strdup(key);
+  if (stored_key.data() == nullptr) return false;
   auto* u = static_cast<UserData*>(alloc(sizeof(UserData), alignof(UserData)));
-  if (stored_key.data() == nullptr || u == nullptr) return false;
+  if (u == nullptr) return false;
   *u = UserData{user_data_, stored_key, data};
   user_data_ = u;
   return true;
 }
 
 void* Pool::user_data(std::string_view key) const noexcept {
+  check_owner();
   for (UserData* u = user_data_; u != nullptr; u = u->next) {
     if (u->key == key) return u->value;
   }
@@ -523,9 +607,9 @@ void* Pool::user_data(std::string_view key) const noexcept {
 // --- introspection ------------------------------------------------------------------------------
 
 std::size_t Pool::available() const noexcept {
-  if (capacity_ == unlimited) return unlimited;
   const std::size_t used = bytes_used();
-  return used >= capacity_ ? 0 : capacity_ - used;
+  const std::size_t own = capacity_ == unlimited ? unlimited : used >= capacity_ ? 0 : capacity_ - used;
+  return cascade_ && parent_ != nullptr ? std::min(own, parent_->available()) : own;
 }
 
 std::size_t Pool::block_bytes() const noexcept {
@@ -542,9 +626,11 @@ PoolStats Pool::stats() const noexcept {
     ++s.blocks;
     s.block_bytes += b->size;
   }
+  s.held_bytes = s.block_bytes;
   for (const Tracked* t = tracked_; t != nullptr; t = t->next) {
     ++s.large_allocations;
     s.large_bytes += t->bytes;
+    s.held_bytes += t->held;
   }
   for (const Pool* c = first_child_; c != nullptr; c = c->next_sibling_) ++s.children;
   for (const Cleanup* c = cleanups_; c != nullptr; c = c->next) ++s.cleanups;

@@ -78,9 +78,9 @@ TEST_CASE("lowering max_free releases retained blocks at once") {
   for (int i = 0; i < 8; ++i) blocks.push_back(a.allocate_block(100));
   for (MemoryBlock* b : blocks) a.deallocate_block(b);
   REQUIRE(a.stats().bytes_free == 8 * BlockAllocator::page_size);
-  a.set_max_free(2 * BlockAllocator::page_size);
+  CHECK(a.set_max_free(2 * BlockAllocator::page_size));
   CHECK(a.stats().bytes_free == 2 * BlockAllocator::page_size);
-  a.trim();
+  CHECK(a.trim());
   CHECK(a.stats().bytes_free == 0);
   CHECK(a.stats().os_frees == 8);
 }
@@ -110,4 +110,57 @@ TEST_CASE("allocate and deallocate hand out block payloads") {
   CHECK(a.stats().bytes_in_use == 3 * BlockAllocator::page_size);
   a.deallocate(p, 10000);
   CHECK(a.stats().bytes_in_use == 0);
+}
+
+// A foreign thread's block comes from the OS; when the owner hands it back to the OS the books
+// must still balance: os_frees never exceeds os_allocs, bytes_in_use never wraps below zero.
+TEST_CASE("blocks another thread took from the OS are counted when the owner releases them") {
+  BlockAllocator a({.max_free = 0});
+  MemoryBlock* b = nullptr;
+  std::thread other([&] { b = a.allocate_block(100); });
+  other.join();
+  REQUIRE(b != nullptr);
+  CHECK(a.stats().os_allocs == 1);
+  CHECK(a.stats().bytes_in_use == BlockAllocator::page_size);
+  a.deallocate_block(b);  // on the owner: straight back to the OS (max_free 0)
+  const auto s = a.stats();
+  CHECK(s.os_frees == 1);
+  CHECK(s.os_allocs == 1);
+  CHECK(s.bytes_in_use == 0);
+}
+
+// trim() and set_max_free() walk the owner's lists: another thread's call is refused, not raced.
+TEST_CASE("trim and set_max_free from another thread are refused on a single-owner allocator") {
+  BlockAllocator a;
+  a.deallocate_block(a.allocate_block(100));
+  REQUIRE(a.stats().bytes_free == BlockAllocator::page_size);
+  bool trimmed = true, capped = true;
+  std::thread other([&] {
+    trimmed = a.trim();
+    capped = a.set_max_free(0);
+  });
+  other.join();
+  CHECK_FALSE(trimmed);
+  CHECK_FALSE(capped);
+  CHECK(a.stats().bytes_free == BlockAllocator::page_size);
+  CHECK(a.stats().max_free == BlockAllocator::default_max_free);
+  CHECK(a.trim());  // the owner may
+  CHECK(a.stats().bytes_free == 0);
+}
+
+// A shared (thread-safe) allocator takes both calls from any thread.
+TEST_CASE("trim and set_max_free work from any thread on a thread-safe allocator") {
+  BlockAllocator a({.thread_safe = true});
+  a.deallocate_block(a.allocate_block(100));
+  a.deallocate_block(a.allocate_block(5000));
+  bool trimmed = false, capped = false;
+  std::thread other([&] {
+    capped = a.set_max_free(BlockAllocator::page_size);
+    trimmed = a.trim();
+  });
+  other.join();
+  CHECK(capped);
+  CHECK(trimmed);
+  CHECK(a.stats().bytes_free == 0);
+  CHECK(a.stats().max_free == BlockAllocator::page_size);
 }

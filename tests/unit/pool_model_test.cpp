@@ -1,5 +1,5 @@
-// Randomised operations on a pool and a child checked against a shadow model of what must be
-// live: contents intact, no overlap, free() answering true exactly for large allocations.
+// Randomised tests of Pool against models: the whole-API harness (tests/model/pool_model.hpp)
+// over seeded bytes and the committed fuzz corpus, and large allocations freed in random order.
 #include <mempool/pool.hpp>
 
 #include <catch2/catch.hpp>
@@ -9,6 +9,8 @@
 #include <random>
 #include <vector>
 
+#include "model/pool_model.hpp"
+#include "model/run_model.hpp"
 #include "support/seed.hpp"
 
 using mempool::BlockAllocator;
@@ -56,94 +58,18 @@ class Shadow {
   std::map<char*, Live> live_;
 };
 
-std::size_t random_size(std::mt19937_64& rng) {
-  switch (rng() % 8) {
-    case 0: return rng() % 8;               // tiny, including zero
-    case 1: return 3000 + rng() % 6000;     // around the first blocks' sizes
-    case 2: return 50000 + rng() % 40000;   // around the small limit: some large
-    case 3: return 60000 + rng() % 10000;   // straddling it
-    default: return 16 + rng() % 256;       // request-shaped
-  }
-}
-
 }  // namespace
 
-// DESIGN §3.2 as a whole: thousands of mixed operations never corrupt or overlap live memory.
-TEST_CASE("random alloc and realloc and free and reset and child operations keep live memory intact") {
-  const std::uint64_t seed = mempool::test::test_seed(20261121);
-  INFO("seed " << seed << " (replay with MEMPOOL_TEST_SEED=" << seed << ")");
-  std::mt19937_64 rng(seed);
-  BlockAllocator blocks({.max_free = 1 << 20});
-  Pool parent({.allocator = &blocks, .retain_bytes = 2 * BlockAllocator::page_size});
-  auto child = std::make_unique<Pool>(parent);
-  Shadow parent_live, child_live;
-  unsigned char fill = 1;
+// DESIGN §3.2 as a whole: every public operation of a tree of pools, interleaved at random and
+// checked against the model after every step (tests/model/pool_model.hpp). A failure prints the
+// seed and the step; MEMPOOL_TEST_SEED=<seed> replays it.
+TEST_CASE("pool model: random interleavings of the whole API match the model") {
+  mempool::test::run_model_seeded(mempool::test::pool_model, 20261121, 40, 6000);
+}
 
-  for (int op = 0; op < 20000; ++op) {
-    INFO("operation " << op);
-    const bool on_child = rng() % 3 == 0;
-    Pool& pool = on_child ? *child : parent;
-    Shadow& live = on_child ? child_live : parent_live;
-    switch (rng() % 20) {
-      case 0:
-      case 1:
-      case 2: {  // realloc
-        const Live* l = live.pick(rng);
-        if (!l) break;
-        const std::size_t n = random_size(rng);
-        const Live old = *l;
-        auto* q = static_cast<char*>(pool.realloc(old.p, old.size, n));
-        REQUIRE(q != nullptr);
-        for (std::size_t i = 0; i < std::min(old.size, n); ++i) REQUIRE(static_cast<unsigned char>(q[i]) == old.fill);
-        live.remove(old.p);
-        live.add(q, n, ++fill);
-        break;
-      }
-      case 3:
-      case 4: {  // free: true exactly for large allocations, which then leave the model
-        const Live* l = live.pick(rng);
-        if (!l) break;
-        char* p = l->p;
-        if (pool.free(p)) live.remove(p);
-        break;
-      }
-      case 5: {  // reset one pool; a parent reset kills the child too
-        if (rng() % 10 != 0) break;
-        pool.reset();
-        live.clear();
-        if (!on_child) {
-          REQUIRE(child->destroyed_by_parent());
-          child_live.clear();
-          child = std::make_unique<Pool>(parent);
-        }
-        break;
-      }
-      case 6: {  // replace the child with a fresh one
-        if (rng() % 10 != 0) break;
-        child = std::make_unique<Pool>(parent);
-        child_live.clear();
-        break;
-      }
-      default: {
-        const std::size_t n = random_size(rng);
-        const std::size_t align = std::size_t{1} << (rng() % 8);
-        auto* p = static_cast<char*>(pool.alloc(n, align));
-        REQUIRE(p != nullptr);
-        REQUIRE(reinterpret_cast<std::uintptr_t>(p) % align == 0);
-        live.add(p, n, ++fill);
-      }
-    }
-    if (fill == 0) fill = 1;
-    if (op % 64 == 0) {
-      parent_live.verify();
-      child_live.verify();
-    }
-  }
-  parent_live.verify();
-  child_live.verify();
-  child.reset();
-  parent.reset(Pool::Retain::nothing);
-  CHECK(blocks.stats().bytes_in_use == 0);
+// Whatever the fuzzer once found stays a regression test (tests/fuzz/corpus/pool/).
+TEST_CASE("pool model: the committed fuzz corpus replays clean") {
+  CHECK(mempool::test::run_model_corpus(mempool::test::pool_model, "pool") > 0);
 }
 
 // Large allocations freed in random order: every free is O(1) and leaves the others intact.

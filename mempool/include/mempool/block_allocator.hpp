@@ -10,8 +10,10 @@
 /// constructing thread, or the last to call adopt_current_thread()) allocates and frees; any other
 /// thread may free too (a pool released elsewhere) and may allocate. A foreign free is pushed on a
 /// lock-free list the owner takes back at its next allocation; a foreign allocation goes straight
-/// to the OS. With `Options::thread_safe` one mutex guards every call instead, for an allocator
-/// shared by threads.
+/// to the OS. trim() and set_max_free() walk the owner's lists, so on a single-owner allocator
+/// another thread's call is refused: it returns false and changes nothing. stats() is safe from
+/// any thread at any time. With `Options::thread_safe` one mutex guards every call instead, for an
+/// allocator shared by threads, and every call works from every thread.
 /// Lifetime: every block must come back before the allocator dies; one that dies with blocks
 /// still out says so on stderr (and the memory of those blocks is leaked, not freed under them).
 #pragma once
@@ -40,13 +42,15 @@ struct MemoryBlock {
 };
 static_assert(sizeof(MemoryBlock) == 16, "block payload must stay 16-byte aligned");
 
-/// Counters of one allocator. All byte figures are whole blocks, headers included.
+/// Counters of one allocator. All byte figures are whole blocks, headers included. Read from
+/// another thread while the owner works, each field is exact at some instant of the read, and
+/// the fields still agree: bytes_in_use never goes below zero, os_frees never exceeds os_allocs.
 struct BlockAllocatorStats {
   std::size_t bytes_in_use = 0;    ///< held by callers right now
   std::size_t bytes_free = 0;      ///< kept on the free lists (<= max_free)
   std::size_t max_free = 0;        ///< the cap on bytes_free
   std::uint64_t blocks_reused = 0; ///< allocations served from a free list
-  std::uint64_t os_allocs = 0;     ///< blocks obtained from the OS (malloc)
+  std::uint64_t os_allocs = 0;     ///< blocks obtained from the OS (malloc), other threads' included
   std::uint64_t os_frees = 0;      ///< blocks handed back to the OS
   std::uint64_t os_failures = 0;   ///< times the OS refused a block
   std::uint64_t foreign_frees = 0; ///< blocks returned by a thread other than the owner
@@ -80,11 +84,15 @@ class BlockAllocator {
   void deallocate_block(MemoryBlock* block) noexcept;
 
   /// Hands every free block back to the OS (APR keeps no such call; h2o trims on a timer).
-  void trim() noexcept;
+  /// False, and nothing done, when refused: a thread other than the owner of a single-owner
+  /// allocator.
+  bool trim() noexcept;
 
-  /// Changes the cap; blocks already kept beyond a lower cap are released at once.
-  void set_max_free(std::size_t bytes) noexcept;
+  /// Changes the cap; blocks already kept beyond a lower cap are released at once. False, and
+  /// nothing changed, when refused (as trim()).
+  bool set_max_free(std::size_t bytes) noexcept;
 
+  /// A snapshot of the counters; any thread, any time (see BlockAllocatorStats).
   BlockAllocatorStats stats() const noexcept;
 
   /// Allocator concept: the payload of a block of at least n bytes / give it back.
@@ -104,26 +112,56 @@ class BlockAllocator {
   }
 
  private:
+  /// A counter that stats() may read from any thread. It has one writer at a time (the owner, or
+  /// the holder of mutex_), so an update is a plain load and store; release stores and acquire
+  /// loads let a reader that sees a decrease-side total (bytes returned, OS frees) also see the
+  /// increases it came after.
+  class Counter {
+   public:
+    std::uint64_t get() const noexcept { return value_.load(std::memory_order_acquire); }
+    void set(std::uint64_t v) noexcept { value_.store(v, std::memory_order_release); }
+    void add(std::uint64_t n) noexcept { set(value_.load(std::memory_order_relaxed) + n); }
+    void sub(std::uint64_t n) noexcept { set(value_.load(std::memory_order_relaxed) - n); }
+
+   private:
+    std::atomic<std::uint64_t> value_{0};
+  };
+
   /// The mutex to take: only when shared.
   std::mutex* lock() const noexcept { return thread_safe_ ? &mutex_ : nullptr; }
 
   MemoryBlock* take_from_free_lists(std::size_t size) noexcept;
   MemoryBlock* allocate_from_os(std::size_t size) noexcept;
+  MemoryBlock* allocate_foreign(std::size_t size) noexcept;
   void keep_or_release(MemoryBlock* block) noexcept;
   void release_to_os(MemoryBlock* block) noexcept;
   void release_beyond(std::size_t cap) noexcept;
   bool foreign_thread() const noexcept { return !thread_safe_ && owner_ != std::this_thread::get_id(); }
   void push_foreign_free(MemoryBlock* block) noexcept;
   void take_foreign_frees() noexcept;
+  std::size_t bytes_in_use() const noexcept;
 
   std::array<MemoryBlock*, indexed_lists> free_lists_{};
   MemoryBlock* sink_ = nullptr;  ///< blocks over indexed_lists pages, unsorted, first fit
-  BlockAllocatorStats stats_{};  ///< the owner's books; foreign allocations are in foreign_bytes_
   bool thread_safe_;
   std::thread::id owner_;
   mutable std::mutex mutex_;                              ///< used only when thread_safe_
   std::atomic<MemoryBlock*> foreign_frees_{nullptr};       ///< blocks other threads returned, newest first
-  std::atomic<std::size_t> foreign_bytes_{0};              ///< bytes other threads took from the OS
+
+  // The owner's books. Monotonic totals, so nothing wraps: bytes in use = taken - returned.
+  Counter bytes_taken_;     ///< bytes of every block handed out by the owner (free lists or OS)
+  Counter bytes_returned_;  ///< bytes of every block taken back (foreign frees once taken in)
+  Counter bytes_free_;      ///< bytes on the free lists now (<= max_free_)
+  Counter max_free_;
+  Counter blocks_reused_;
+  Counter os_allocs_;
+  Counter os_frees_;
+  Counter os_failures_;
+  Counter foreign_frees_taken_;
+  // Other threads' allocations (straight from the OS), updated with atomic adds.
+  std::atomic<std::uint64_t> foreign_bytes_taken_{0};
+  std::atomic<std::uint64_t> foreign_os_allocs_{0};
+  std::atomic<std::uint64_t> foreign_os_failures_{0};
 };
 
 static_assert(Allocator<BlockAllocator>);
