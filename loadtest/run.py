@@ -13,6 +13,9 @@ Modes:
               fixed rate records failures and latency
   cluster     config/deploy/haproxy.cfg in front of two mempool-server instances under wrk; one is
               stopped (SIGTERM), another killed (SIGKILL), both restarted: failures, requests per instance
+  handler     an allocation-heavy handler (parse, transform, render a 2-8 KiB JSON-like body) on a
+              request pool and on the heap (glibc, jemalloc, mimalloc): CPU/request, heap
+              allocations/request, RSS after a long run (issue 13 §5; mempool-bench, no HTTP)
 
 Results go to results/<timestamp>-<mode>/ (summary.md, results.json, PNG charts, logs, configs).
 Exit code: 0; 1 when a scenario failed (wrk errors, wrong answers), a check failed, or a soak,
@@ -28,12 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import allocs, attack, check, cluster, idle, servers, soak, throughput, wrk  # noqa: E402
+from runner import allocs, attack, check, cluster, handler, idle, servers, soak, throughput, wrk  # noqa: E402
 from runner.context import Context, make_run_dir  # noqa: E402
 from runner.procs import Processes, install_cleanup, raise_nofile_limit  # noqa: E402
 
 MODES = {"throughput": throughput.run, "allocs": allocs.run, "idle": idle.run, "soak": soak.run,
-         "check": check.run, "attack": attack.run, "cluster": cluster.run}
+         "check": check.run, "attack": attack.run, "cluster": cluster.run, "handler": handler.run}
 
 
 def int_list(text: str) -> list[int]:
@@ -42,7 +45,7 @@ def int_list(text: str) -> list[int]:
 
 DEFAULT_SERVERS = {"throughput": ["mempool", "nginx", "h2o", "floor"], "allocs": ["mempool", "nginx", "h2o"],
                    "idle": ["mempool", "nginx", "h2o"], "soak": ["mempool"], "check": [],
-                   "attack": ["mempool", "nginx"], "cluster": ["mempool"]}
+                   "attack": ["mempool", "nginx"], "cluster": ["mempool"], "handler": []}
 
 
 def server_list(text: str) -> list[str]:
@@ -95,6 +98,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     c = p.add_argument_group("cluster")
     c.add_argument("--cluster-seconds", type=int, default=45,
                    help="length of the three wrk runs together (default 45: a baseline, a graceful stop, a kill)")
+    h = p.add_argument_group("handler")
+    h.add_argument("--handler-seconds", type=int, default=10,
+                   help="run time of each variant of the allocation-heavy handler (default 10)")
     args = p.parse_args(argv)
     if args.servers is None:
         args.servers = DEFAULT_SERVERS[args.mode]

@@ -29,6 +29,7 @@ for arg in "$@"; do
 done
 
 portable=""                          # set when --servers names mempool-portable
+targets=(mempool-server loadtest-tools)
 portable_dir=build/release-portable
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
@@ -36,13 +37,14 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --portable-build) portable_dir="${args[i + 1]:-$portable_dir}" ;;
     --portable-build=*) portable_dir="${args[i]#*=}" ;;
     *mempool-portable*) portable=yes ;;
+    handler) targets+=(mempool-bench) ;;  # the handler workload runs in the micro-benchmarks
   esac
 done
 
 release=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DMEMPOOL_BUILD_TESTS=OFF)
 scripts/setup.sh loadtest
 cmake -S . -B build/release "${release[@]}" >/dev/null
-cmake --build build/release -j "$(nproc)" --target mempool-server loadtest-tools
+cmake --build build/release -j "$(nproc)" --target "${targets[@]}"
 if [[ -n "$portable" ]]; then
   cmake -S . -B "$portable_dir" "${release[@]}" -DMEMPOOL_PORTABLE_WAIT=ON >/dev/null
   cmake --build "$portable_dir" -j "$(nproc)" --target mempool-server

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this):
 #   1. an optimised build (RelWithDebInfo, -Werror): every test, and a short smoke run of the benchmarks;
+#      the server integration suite once more with the portable readiness wait (MEMPOOL_PORTABLE_WAIT);
 #      then that build installed into a scratch prefix and the example application (examples/kv)
 #      built out of tree against it, with its own tests
 #   2. AddressSanitizer + UBSan with MEMPOOL_DEBUG (every pool allocation its own heap allocation)
@@ -30,6 +31,12 @@ ctest --test-dir build/test-release -j "$jobs" --output-on-failure
 if [[ -x build/test-release/loadtest/mempool-bench ]]; then
   build/test-release/loadtest/mempool-bench --benchmark_min_time=0.001 >/dev/null
 fi
+
+step "1/5 the portable readiness wait (-DMEMPOOL_PORTABLE_WAIT=ON): the server integration suite"
+cmake -S . -B build/test-portable "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMPOOL_PORTABLE_WAIT=ON \
+  -DMEMPOOL_BUILD_BENCH=OFF >/dev/null
+cmake --build build/test-portable -j "$jobs" --target test_server_integration
+ctest --test-dir build/test-portable -j "$jobs" --output-on-failure -R '^test_server_integration: '
 
 step "1/5 the example application, out of tree against the installed package"
 rm -rf build/test-install build/test-example-kv

@@ -39,6 +39,7 @@ struct Exchange {
   int status = 0;         ///< of that response, for the counters and the access log
   bool keep_alive = true; ///< after that response
   bool continue_sent = false;
+  bool unfinished = false;  ///< a response is queued borrowed: finish it once it is written
   http::Request request;  ///< for the access log
 };
 
@@ -117,8 +118,8 @@ void Connection::on_ready(std::error_code ec) noexcept {
   if (phase_ == Phase::closing || ec) {
     close();
   } else if (phase_ == Phase::sending) {
-    if (send()) finish_response();
-    if (phase_ == Phase::head) serve();  // a pipelined request waits in the buffer
+    if (send()) on_sent();
+    if (phase_ == Phase::head || phase_ == Phase::body) serve();  // a request waits in the buffer
   } else {
     serve();
   }
@@ -129,19 +130,22 @@ void Connection::on_ready(std::error_code ec) noexcept {
 // or a response waits for the socket to drain.
 void Connection::serve() noexcept {
   if (exchange_ == nullptr && !begin_exchange()) return close();
+  turn_requests_ = 0;
   for (;;) {
     Exchange& ex = *exchange_;
     switch (ex.parser.parse(ex.buffer.data, ex.buffer.filled)) {
       case RequestParser::State::complete:
         respond();
         if (phase_ != Phase::head) return;  // waiting to send, idle, or closing
-        continue;                            // a pipelined request is already in the buffer
+        if (++turn_requests_ >= max_requests_per_turn) return yield();
+        continue;  // a pipelined request is already in the buffer
       case RequestParser::State::failed:
         ++ctx_.counters.parse_errors;
         return respond_error(ex.parser.error_status());
       case RequestParser::State::need_more:
         break;
     }
+    if (!flush_staged()) return;  // staged answers leave before reading more (or a 100 Continue)
     if (ex.parser.headers_complete() && phase_ != Phase::body) set_phase(Phase::body);
     if (ex.parser.wants_continue() && !ex.continue_sent && !send_continue()) return close();
     if (!make_room()) return respond_error(ex.parser.headers_complete() ? 413 : 431);
@@ -248,8 +252,26 @@ void Connection::respond() noexcept {
     ++ctx_.counters.handler_failures;
     return respond_error(500);  // which resets the pool first: a short page fits
   }
-  set_phase(Phase::sending);
+  if (stage_response()) return finish_response();  // the next request is already read
+  ex.unfinished = true;
   if (send()) finish_response();
+}
+
+// Stages the response just queued when the batch goes on: the connection stays open, bytes of a
+// next request are already read, and this turn has room for it. The staging buffer is taken
+// from the connection pool when a connection first pipelines.
+bool Connection::stage_response() noexcept {
+  Exchange& ex = *exchange_;
+  if (!ex.keep_alive || ex.buffer.filled <= ex.parser.message_end() ||
+      turn_requests_ + 1 >= max_requests_per_turn) {
+    return false;
+  }
+  if (!ex.writer.has_staging()) {
+    auto* staging = static_cast<char*>(pool_->alloc_unaligned(staging_bytes));
+    if (staging == nullptr) return false;
+    ex.writer.set_staging(staging, staging_bytes);
+  }
+  return ex.writer.stage();
 }
 
 // A request we will not serve (400, 408, 413, 414, 431, 500, 505, ...): a short page, then
@@ -260,7 +282,7 @@ void Connection::respond_error(int status) noexcept {
   ex.request = {};
   ex.request.request_pool = &ex.request_pool;
   ex.request_pool.reset();
-  ex.writer.clear();
+  ex.writer.drop_borrowed();  // staged answers to earlier requests still leave first
   ex.status = status;
   ex.keep_alive = false;
   bool queued = false;
@@ -272,7 +294,7 @@ void Connection::respond_error(int status) noexcept {
   } catch (const std::bad_alloc&) {
   }
   if (!queued) return close();  // not even a short page fits: the peer sees the connection close
-  set_phase(Phase::sending);
+  ex.unfinished = true;
   if (send()) finish_response();
 }
 
@@ -286,10 +308,11 @@ void Connection::log_handler_failure(const char* what) noexcept {
 // Writes what is left of the response. True when all is written; false when it waits for the
 // socket to drain, or the connection closed.
 bool Connection::send() noexcept {
-  switch (exchange_->writer.flush(socket_.native_handle())) {
+  switch (exchange_->writer.flush(socket_.native_handle(), ctx_.counters.gather_writes)) {
     case ResponseWriter::Flush::done:
       return true;
     case ResponseWriter::Flush::blocked:
+      set_phase(Phase::sending);
       wait_to_send();
       return false;
     case ResponseWriter::Flush::failed:
@@ -297,6 +320,31 @@ bool Connection::send() noexcept {
       return false;
   }
   return false;
+}
+
+// Writes the staged responses, if any. True when the connection may read on; false when it
+// waits for the socket to drain, or closed.
+bool Connection::flush_staged() noexcept {
+  if (exchange_->writer.empty()) return true;
+  if (!send()) return false;
+  on_sent();
+  return true;
+}
+
+// Everything queued is written: finish the response that was, or go on reading after a batch of
+// staged ones.
+void Connection::on_sent() noexcept {
+  Exchange& ex = *exchange_;
+  if (ex.unfinished) return finish_response();
+  ex.writer.clear();
+  set_phase(ex.parser.headers_complete() ? Phase::body : Phase::head);
+}
+
+// This turn's share is used up with requests still read: let the event loop serve every other
+// ready connection first. The socket is writable, so this wait completes on the next turn.
+void Connection::yield() noexcept {
+  ++ctx_.counters.batch_yields;
+  wait(asio::socket_base::wait_write);
 }
 
 // The socket is full: wait until it drains (the send timeout counts from now, as nginx's
@@ -313,13 +361,16 @@ void Connection::refresh_deadline(Wait wait) noexcept {
 // The response is out: keep the connection for the next request, or close it.
 void Connection::finish_response() noexcept {
   Exchange& ex = *exchange_;
+  ex.unfinished = false;
   ++requests_served_;
   ++ctx_.counters.responses[static_cast<std::size_t>(ex.status / 100) % ctx_.counters.responses.size()];
-  ctx_.access_log.write(ex.request, ex.status, ex.writer.bytes_sent(), ctx_.date.log_date());
+  ctx_.access_log.write(ex.request, ex.status, ex.writer.response_bytes(), ctx_.date.log_date());
+  if (ex.writer.empty()) ex.writer.clear();  // written: a staged one waits for the batch's write
   if (!ex.keep_alive) return close();
   if (ex.buffer.filled > ex.parser.message_end()) {
     if (!carry_over_pipelined()) return close();
-    set_phase(Phase::head);
+    phase_ = Phase::head;
+    refresh_deadline(Wait::header);  // each pipelined head gets its own header timeout
     return;  // serve() goes on with the next request
   }
   go_idle();
@@ -341,7 +392,6 @@ bool Connection::carry_over_pipelined() noexcept {
   ex.request_pool.reset();
   ex.parser.start(ex.request_pool);
   ex.continue_sent = false;
-  ex.writer.clear();
   return true;
 }
 

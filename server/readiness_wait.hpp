@@ -18,12 +18,24 @@
 ///  - Single-threaded: the reactor's io_context runs on one thread (concurrency hint 1).
 ///
 /// It uses Asio's epoll reactor internals (asio::detail), version-checked at compile time.
+///
+/// Portable fallback (issue 13): the build defines MEMPOOL_REACTOR_WAIT=1 only when a CMake check
+/// compiled this header's reactor variant against the Asio at hand (server/CMakeLists.txt) and
+/// MEMPOOL_PORTABLE_WAIT is OFF. Otherwise (another Asio, the io_uring backend, or asked for) the
+/// same two classes wrap the public async_wait: every wait re-arms with epoll_ctl, and its
+/// operation is allocated by Asio's per-thread recycling allocator (no malloc in steady state).
 #pragma once
 
+#ifndef MEMPOOL_REACTOR_WAIT
+#error "MEMPOOL_REACTOR_WAIT must be 0 or 1 (set by server/CMakeLists.txt)"
+#endif
+
+#if MEMPOOL_REACTOR_WAIT
+
+#include <asio/io_context.hpp>  // first: asio/detail/reactor.hpp alone does not compile
+#include <asio/ip/tcp.hpp>
 #include <asio/detail/reactor.hpp>
 #include <asio/detail/reactor_op.hpp>
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/version.hpp>
 
 #include <cstddef>
@@ -108,3 +120,49 @@ class ReactorSocket : public asio::basic_stream_socket<asio::ip::tcp, asio::io_c
 };
 
 }  // namespace mempool::server
+
+#else  // the portable wait: Asio's public async_wait
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <system_error>
+#include <utility>
+
+namespace mempool::server {
+
+class ReactorSocket;
+
+/// The wait's target and callback; on completion calls `callback(target, ec)`.
+class ReadinessWait {
+ public:
+  using Callback = void (*)(void* target, std::error_code ec);
+
+  ReadinessWait(void* target, Callback callback) noexcept : target_(target), callback_(callback) {}
+  ReadinessWait(const ReadinessWait&) = delete;
+  ReadinessWait& operator=(const ReadinessWait&) = delete;
+
+ private:
+  friend class ReactorSocket;
+  void* target_;
+  Callback callback_;
+};
+
+/// A TCP socket whose waits are async_wait calls.
+class ReactorSocket : public asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type> {
+ public:
+  using Base = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+
+  explicit ReactorSocket(Base&& socket) noexcept : Base(std::move(socket)) {}
+
+  /// Queues `op` until the socket is readable (wait_read) or writable (wait_write).
+  void wait(ReadinessWait& op, wait_type type) noexcept {
+    async_wait(type, [&op](std::error_code ec) { op.callback_(op.target_, ec); });
+  }
+  /// The same as wait(op, wait_read): async_wait always re-arms.
+  void wait_readable_drained(ReadinessWait& op) noexcept { wait(op, wait_read); }
+};
+
+}  // namespace mempool::server
+
+#endif  // MEMPOOL_REACTOR_WAIT

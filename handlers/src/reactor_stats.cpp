@@ -20,6 +20,8 @@ void add(StatsTable& t, int r, const ReactorCounters& c) {
   t.counter(r, "server", "timeouts", c.timeouts);
   t.counter(r, "server", "ring_fallbacks", c.ring_fallbacks);
   t.counter(r, "server", "continues", c.continues);
+  t.counter(r, "server", "gather_writes", c.gather_writes);
+  t.counter(r, "server", "batch_yields", c.batch_yields);
 }
 
 void add(StatsTable& t, int r, const BlockAllocatorStats& s) {

@@ -20,9 +20,9 @@ from pathlib import Path
 from . import report, servers, symbolize, wrk
 from .alloc_file import CounterFile, CounterFileError, Counts
 from .context import Context
-from .scenarios import ECHO, HELLO, HELLO_CLOSE, STATIC_1K, STATIC_64K, Scenario
+from .scenarios import ECHO, HELLO, HELLO_CLOSE, HELLO_PIPELINED, STATIC_1K, STATIC_64K, Scenario
 
-SCENARIOS = (HELLO, ECHO, STATIC_1K, STATIC_64K, HELLO_CLOSE)
+SCENARIOS = (HELLO, HELLO_PIPELINED, ECHO, STATIC_1K, STATIC_64K, HELLO_CLOSE)
 WARMUP_SECONDS = 2
 QUIET_SECONDS = 0.5   # after wrk ends and before a snapshot: the server closes its connections
 TRACE_DELAY_SECONDS = 1.0  # backtraces are asked for this far into the window: steady state, not set-up

@@ -59,6 +59,7 @@ struct HttpResponse {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  ///< in the order received
   std::string body;
+  std::string raw_head;     ///< the head's bytes as received, up to its blank line
 
   /// The first header with this name (case-insensitive).
   std::optional<std::string> header(std::string_view name) const {
@@ -149,6 +150,7 @@ class Client {
       r.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
       text.remove_prefix(eol + 2);
     }
+    r.raw_head = in_.substr(0, head_end + 4);
     in_.erase(0, head_end + 4);
     const bool bodiless = head || r.status < 200 || r.status == 204 || r.status == 304;
     if (bodiless) return r;

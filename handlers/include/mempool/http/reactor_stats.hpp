@@ -41,6 +41,8 @@ struct ReactorCounters {
   std::uint64_t timeouts = 0;        ///< connections closed by a deadline
   std::uint64_t ring_fallbacks = 0;  ///< read buffers taken from a pool because the ring had no room
   std::uint64_t continues = 0;       ///< "100 Continue" sent
+  std::uint64_t gather_writes = 0;   ///< sendmsg calls carrying responses (a batch of pipelined answers is one)
+  std::uint64_t batch_yields = 0;    ///< turns a pipelining connection gave up with requests still waiting
 };
 
 /// Everything /stats shows for one reactor, copied at one moment.
