@@ -90,12 +90,14 @@ class FileLoader {
          [&](const toml::node& n) {
            c.limits.keepalive_requests = static_cast<std::uint32_t>(count(n, keepalive_requests_range));
          }},
+        {"linger_bytes", [&](const toml::node& n) { c.limits.linger_bytes = size(n, linger_bytes_range); }},
     };
     const Entry timeouts[] = {
         {"header", [&](const toml::node& n) { c.timeouts.header = duration(n); }},
         {"body", [&](const toml::node& n) { c.timeouts.body = duration(n); }},
         {"idle", [&](const toml::node& n) { c.timeouts.idle = duration(n); }},
         {"send", [&](const toml::node& n) { c.timeouts.send = duration(n); }},
+        {"linger", [&](const toml::node& n) { c.timeouts.linger = duration(n); }},
         {"shutdown_grace", [&](const toml::node& n) { c.timeouts.shutdown_grace = duration(n); }},
     };
     const Entry top[] = {

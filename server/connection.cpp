@@ -116,6 +116,8 @@ void Connection::on_ready(std::error_code ec) noexcept {
   drained_ = false;  // back from the event loop: what an earlier read proved no longer holds
   if (phase_ == Phase::closing || ec) {
     close();
+  } else if (phase_ == Phase::lingering) {
+    discard();
   } else if (phase_ == Phase::sending) {
     if (send()) finish_response();
     if (phase_ == Phase::head) serve();  // a pipelined request waits in the buffer
@@ -176,14 +178,26 @@ Connection::ReadResult Connection::read_more() noexcept {
   const ssize_t n = ::recv(socket_.native_handle(), b.data + b.filled, room, 0);
   if (n > 0) {
     b.filled += static_cast<std::size_t>(n);
-    drained_ = static_cast<std::size_t>(n) < room;  // a stream socket returns less only when empty
-    return ReadResult::data;
+    return ReadResult::data;  // (short or not: a FIN may wait behind these bytes, see go_idle)
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     drained_ = true;
     return ReadResult::would_block;
   }
   return ReadResult::closed;  // the peer closed (n == 0) or the socket failed
+}
+
+// Whether the peer has sent more, or closed, without taking a byte: for a connection that holds
+// no buffer.
+Connection::ReadResult Connection::peek() noexcept {
+  char byte;
+  const ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK);
+  if (n > 0) return ReadResult::data;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    drained_ = true;
+    return ReadResult::would_block;
+  }
+  return ReadResult::closed;
 }
 
 // Room for the next read: the head grows to its limit, a body to its declared length.
@@ -257,6 +271,8 @@ void Connection::respond() noexcept {
 // request used up.
 void Connection::respond_error(int status) noexcept {
   Exchange& ex = *exchange_;
+  linger_ = !ex.parser.message_complete();  // the rest of this request may still be on its way
+  const bool head_only = ex.parser.head_request();
   ex.request = {};
   ex.request.request_pool = &ex.request_pool;
   ex.request_pool.reset();
@@ -267,7 +283,7 @@ void Connection::respond_error(int status) noexcept {
   try {
     http::Response res(ex.request_pool);
     res.error(status);
-    queued = ex.writer.add(res, {false, false, ctx_.date.date_header(), ctx_.config.server_name}, false,
+    queued = ex.writer.add(res, {false, false, ctx_.date.date_header(), ctx_.config.server_name}, head_only,
                            ex.request_pool);
   } catch (const std::bad_alloc&) {
   }
@@ -316,7 +332,13 @@ void Connection::finish_response() noexcept {
   ++requests_served_;
   ++ctx_.counters.responses[static_cast<std::size_t>(ex.status / 100) % ctx_.counters.responses.size()];
   ctx_.access_log.write(ex.request, ex.status, ex.writer.bytes_sent(), ctx_.date.log_date());
-  if (!ex.keep_alive) return close();
+  if (!ex.keep_alive) {
+    // Bytes the client sent may still be arriving (the rest of a refused request, pipelined
+    // requests after the last one served): closing with them unread would reset the connection,
+    // and the client could lose the answer.
+    const bool more_coming = linger_ || ex.buffer.filled > ex.parser.message_end();
+    return more_coming ? start_lingering() : close();
+  }
   if (ex.buffer.filled > ex.parser.message_end()) {
     if (!carry_over_pipelined()) return close();
     set_phase(Phase::head);
@@ -359,7 +381,48 @@ void Connection::go_idle() noexcept {
   end_exchange();
   if (stopping_) return close();
   set_phase(Phase::idle);
+  // Unless a read found the socket empty, the peer may have closed already: its FIN can come
+  // with the request's last bytes, reported by the same edge as they were, so no event would
+  // come for it. One peek tells (nginx reads until EAGAIN where epoll cannot say EPOLLRDHUP).
+  if (!drained_) {
+    switch (peek()) {
+      case ReadResult::closed: return close();  // a half-closed client: its EOF now
+      case ReadResult::data: break;             // the next request: re-arming reports it at once
+      case ReadResult::would_block: break;      // drained_: the wait needs no re-arming
+    }
+  }
   wait(asio::socket_base::wait_read);
+}
+
+// Lingering close (nginx's): the answer is out; stop writing, so the client sees its end, and
+// read and discard what it still sends, until it closes, timeouts.linger passes (the deadline
+// is not moved by reads) or limits.linger_bytes are read. Holds nothing but this object.
+void Connection::start_lingering() noexcept {
+  end_exchange();
+  std::error_code ec;
+  socket_.shutdown(asio::socket_base::shutdown_send, ec);
+  if (ec || ctx_.config.limits.linger_bytes == 0) return close();
+  linger_left_ = static_cast<std::uint32_t>(ctx_.config.limits.linger_bytes);
+  set_phase(Phase::lingering);
+  discard();
+}
+
+void Connection::discard() noexcept {
+  constexpr std::size_t sink_size = 16 * 1024;  // on the stack: a lingering connection holds no buffer
+  char sink[sink_size];
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), sink, std::min<std::size_t>(sink_size, linger_left_), 0);
+    if (n > 0) {
+      linger_left_ -= static_cast<std::uint32_t>(n);
+      if (linger_left_ == 0) return close();  // enough: what still comes meets a reset
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      drained_ = true;
+      return wait(asio::socket_base::wait_read);
+    }
+    return close();  // the client's end (or a failed socket)
+  }
 }
 
 // --- deadlines and closing ----------------------------------------------------------------------
@@ -372,6 +435,7 @@ void Connection::set_phase(Phase phase) noexcept {
     case Phase::body: wait = Wait::body; break;
     case Phase::idle: wait = Wait::idle; break;
     case Phase::sending: wait = Wait::send; break;
+    case Phase::lingering: wait = Wait::linger; break;
     case Phase::closing: return ctx_.deadlines.clear(*this);
   }
   if (deadline_link.wait == wait) return;  // the same wait goes on: its deadline stands
@@ -386,7 +450,8 @@ void Connection::on_deadline() noexcept {
                            exchange_->buffer.filled > 0;
   if (mid_request) {
     const std::string_view page =
-        timeout_response(ctx_.date.date_header(), ctx_.config.server_name, exchange_->request_pool);
+        timeout_response(ctx_.date.date_header(), ctx_.config.server_name, exchange_->parser.head_request(),
+                         exchange_->request_pool);
     if (page.data() != nullptr) {
       (void)::send(socket_.native_handle(), page.data(), page.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }

@@ -5,6 +5,8 @@
 ///     -> ResponseWriter: head in the request pool, one gather write (sendfile for files)
 ///     -> more bytes already read? reset the request pool, next request
 ///        : free the ring item, release the connection pool, wait
+///     -> an error answer to a request still arriving: lingering close (stop writing, read and
+///        discard for a bounded time and size, then close), holding no pool or buffer meanwhile
 ///
 /// Memory. An idle connection holds only this object (a FixedPool slice) and its socket: no read
 /// buffer, no pool. When bytes arrive it takes a connection pool from the reactor's PoolManager
@@ -16,8 +18,10 @@
 /// It knows its reactor only through a ConnectionContext (connection_context.hpp).
 /// Single-threaded: everything happens on the reactor's thread. At most one asynchronous wait
 /// is pending (a ReadinessWait inside this object: waiting allocates nothing); no pool is reset
-/// while it is (checked). A read that drains the socket lets the next wait for readable skip
-/// the epoll_ctl that re-arming would cost (readiness_wait.hpp).
+/// while it is (checked). A read that found the socket empty (EAGAIN) lets the next wait for
+/// readable skip the epoll_ctl that re-arming would cost (readiness_wait.hpp); a short read does
+/// not, since the peer's FIN may have come with the bytes it returned (a half-closed client must
+/// get its answer and then EOF at once, not after the idle timeout).
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -58,7 +62,7 @@ class Connection {
   DeadlineLink deadline_link;  ///< the reactor's deadline list this connection is on
 
  private:
-  enum class Phase : std::uint8_t { idle, head, body, sending, closing };
+  enum class Phase : std::uint8_t { idle, head, body, sending, lingering, closing };
 
   void wait(asio::socket_base::wait_type type) noexcept;
   void on_ready(std::error_code ec) noexcept;
@@ -66,6 +70,7 @@ class Connection {
   bool begin_exchange() noexcept;
   enum class ReadResult { data, would_block, closed };
   ReadResult read_more() noexcept;
+  ReadResult peek() noexcept;
   bool make_room() noexcept;
   bool send_continue() noexcept;
   void respond() noexcept;
@@ -79,6 +84,8 @@ class Connection {
   bool carry_over_pipelined() noexcept;
   void end_exchange() noexcept;
   void go_idle() noexcept;
+  void start_lingering() noexcept;
+  void discard() noexcept;
   void close() noexcept;
   void set_phase(Phase phase) noexcept;
 
@@ -89,10 +96,12 @@ class Connection {
   PoolManager::Handle pool_;      ///< the connection pool: held while a request is in progress
   Exchange* exchange_ = nullptr;  ///< in pool_; nullptr while idle
   std::uint32_t requests_served_ = 0;
+  std::uint32_t linger_left_ = 0; ///< bytes a lingering close may still discard
   Phase phase_ = Phase::idle;
   bool waiting_ = false;          ///< an async wait is pending: its completion owns the next step
   bool stopping_ = false;         ///< close after the response in progress
-  bool drained_ = false;          ///< a read in the current handler left the socket empty
+  bool drained_ = false;          ///< a read in the current handler found the socket empty (EAGAIN)
+  bool linger_ = false;           ///< the answer being sent refuses a request that may still be arriving
 };
 
 }  // namespace mempool::server

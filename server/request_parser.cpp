@@ -113,6 +113,7 @@ const llhttp_settings_t RequestParser::settings = [] {
   llhttp_settings_t s;
   llhttp_settings_init(&s);
   s.on_message_begin = &RequestParser::on_message_begin;
+  s.on_method_complete = &RequestParser::on_method_complete;
   s.on_url = &RequestParser::on_url;
   s.on_url_complete = &RequestParser::on_url_complete;
   s.on_header_field = &RequestParser::on_header_field;
@@ -146,7 +147,7 @@ void RequestParser::start(Pool& pool) noexcept {
   error_status_ = 0;
   error_reason_ = "";
   milestone_ = Milestone::none;
-  in_value_ = url_done_ = headers_done_ = message_done_ = chunked_ = expect_continue_ = keep_alive_ = false;
+  in_value_ = url_done_ = headers_done_ = message_done_ = chunked_ = expect_continue_ = keep_alive_ = head_ = false;
 }
 
 RequestParser::State RequestParser::parse(const char* buffer, std::size_t filled) noexcept {
@@ -282,6 +283,11 @@ bool RequestParser::add_header() noexcept {
 // pieces of one span are contiguous.
 
 int RequestParser::on_message_begin(llhttp_t*) noexcept { return 0; }
+
+int RequestParser::on_method_complete(llhttp_t* p) noexcept {
+  self(p).head_ = llhttp_get_method(p) == HTTP_HEAD;
+  return 0;
+}
 
 int RequestParser::on_url(llhttp_t* p, const char* at, std::size_t n) noexcept {
   RequestParser& r = self(p);

@@ -63,6 +63,11 @@ class RequestParser {
   const char* error_reason() const noexcept { return error_reason_; }
 
   bool headers_complete() const noexcept { return headers_done_; }
+  /// The whole message has been read (valid once complete, or failed: a failure may come first).
+  bool message_complete() const noexcept { return message_done_; }
+  /// The method read so far is HEAD: its answer has no body, an error answer included (RFC 9110
+  /// §9.3.2). Known from the method's end on, whatever fails after it.
+  bool head_request() const noexcept { return head_; }
   /// The head is complete and the client asked "Expect: 100-continue" for a body not yet sent.
   bool wants_continue() const noexcept { return expect_continue_; }
   /// Body bytes still to come when known (Content-Length), for sizing the read buffer.
@@ -75,6 +80,7 @@ class RequestParser {
 
  private:
   static int on_message_begin(llhttp_t* p) noexcept;
+  static int on_method_complete(llhttp_t* p) noexcept;
   static int on_url(llhttp_t* p, const char* at, std::size_t n) noexcept;
   static int on_url_complete(llhttp_t* p) noexcept;
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n) noexcept;
@@ -137,6 +143,7 @@ class RequestParser {
   bool chunked_ = false;
   bool expect_continue_ = false;
   bool keep_alive_ = false;     ///< as the head asks, decided where it ends
+  bool head_ = false;           ///< the method is HEAD
 };
 
 }  // namespace mempool::server

@@ -89,7 +89,7 @@ const std::string top_keys =
     "listen, reactors, root, access_log, log_level, server_name, ring_buffer, limits, timeouts, routes";
 const std::string limits_keys =
     "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, max_connections, "
-    "keepalive_requests";
+    "keepalive_requests, linger_bytes";
 
 const fs::path shipped_config = MEMPOOL_SOURCE_CONFIG;  // config/server.toml in the source tree
 
@@ -114,10 +114,12 @@ TEST_CASE("the shipped config/server.toml loads with the documented defaults") {
   CHECK(config.limits.request_pool_capacity == 8 * 1024 * 1024);
   CHECK(config.limits.max_connections == 10000);
   CHECK(config.limits.keepalive_requests == 1000);
+  CHECK(config.limits.linger_bytes == 8 * 1024 * 1024);
   CHECK(config.timeouts.header == 10s);
   CHECK(config.timeouts.body == 30s);
   CHECK(config.timeouts.idle == 75s);
   CHECK(config.timeouts.send == 60s);
+  CHECK(config.timeouts.linger == 5s);
   CHECK(config.timeouts.shutdown_grace == 10s);
   CHECK(config.routes == default_routes());
   CHECK(config.source == shipped_config);
