@@ -262,6 +262,9 @@ TEST_CASE("the last allowed response with more requests pipelined behind it is r
   std::string pipeline;
   for (int i = 0; i < 200; ++i) pipeline += get("/hello");
   REQUIRE(c.send(pipeline));
+  std::this_thread::sleep_for(100ms);  // answered by now: the rest arrives after the answer
+  CHECK(send_slowly(c.fd(), pipeline, 4, 10ms));
+  REQUIRE(::shutdown(c.fd(), SHUT_WR) == 0);
   const Ending e = read_to_end(c.fd(), 3s);
   const auto [status, rest] = status_and_rest(e.received);
   CHECK(status == 200);
