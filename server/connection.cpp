@@ -29,12 +29,14 @@ namespace mempool::server {
 /// gone when the connection goes idle again.
 struct Exchange {
   Exchange(Pool& connection_pool, const ServerConfig& config)
-      : request_pool(connection_pool, PoolOptions{.capacity = config.limits.request_pool_capacity, .tag = "request"}),
+      : request_pool(connection_pool,
+                     PoolOptions{.capacity = config.limits.request_pool_capacity, .cascade = true, .tag = "request"}),
         parser(config.limits) {}
 
-  Pool request_pool;      ///< a child of the connection pool, reset after each response
+  Pool request_pool;      ///< a child of the connection pool, charged to its budget; reset after each response
   RequestParser parser;   ///< lives across pipelined requests; restarted for each
   ReadBuffer buffer;      ///< the bytes read: this request, and maybe the start of the next
+  ReadBuffer spare;       ///< a fallback buffer the current one grew out of: for the next request
   ResponseWriter writer;  ///< the response being written
   int status = 0;         ///< of that response, for the counters and the access log
   bool keep_alive = true; ///< after that response
@@ -146,7 +148,11 @@ void Connection::serve() noexcept {
     }
     if (ex.parser.headers_complete() && phase_ != Phase::body) set_phase(Phase::body);
     if (ex.parser.wants_continue() && !ex.continue_sent && !send_continue()) return close();
-    if (!make_room()) return respond_error(ex.parser.headers_complete() ? 413 : 431);
+    switch (make_room()) {
+      case Room::ready: break;
+      case Room::over_limit: return respond_error(ex.parser.headers_complete() ? 413 : 431);
+      case Room::no_memory: return respond_error(503);  // the connection's budget is spent
+    }
     switch (read_more()) {
       case ReadResult::data:
         if (phase_ == Phase::body) refresh_deadline(Wait::body);  // nginx: between two reads
@@ -163,6 +169,7 @@ void Connection::serve() noexcept {
 bool Connection::begin_exchange() noexcept {
   pool_ = ctx_.pools.acquire("connection");
   if (!pool_) return false;
+  pool_->set_capacity(ctx_.config.limits.connection_memory);  // everything below is charged to it
   exchange_ = pool_->make<Exchange>(*pool_, ctx_.config);
   if (exchange_ == nullptr) return false;
   exchange_->parser.start(exchange_->request_pool);
@@ -201,10 +208,12 @@ Connection::ReadResult Connection::peek() noexcept {
 }
 
 // Room for the next read: the head grows to its limit, a body to its declared length.
-bool Connection::make_room() noexcept {
+Connection::Room Connection::make_room() noexcept {
   Exchange& ex = *exchange_;
   ReadBuffer& b = ex.buffer;
-  if (b.filled < b.capacity) return true;
+  if (b.filled < b.capacity) return Room::ready;
+  ex.parser.reclaim(b.data, b.filled);  // chunk framing already parsed
+  if (b.filled < b.capacity) return Room::ready;
   const Limits& limits = ctx_.config.limits;
   std::size_t want = b.capacity * 2;
   if (!ex.parser.headers_complete()) {
@@ -212,10 +221,17 @@ bool Connection::make_room() noexcept {
   } else if (!ex.parser.chunked()) {
     want = ex.parser.parsed() + ex.parser.content_length() + limits.header_buffer;
   } else {
-    want = std::min(want, limits.max_header_bytes + 2 * limits.max_body_bytes);  // chunk framing too
+    // The head and the de-chunked body, and a read's room: parsed framing is reclaimed. Only
+    // framing read just before the trailers stays, which the second step makes room for.
+    const std::size_t tight = limits.max_header_bytes + limits.max_body_bytes + limits.header_buffer;
+    // (Straight to `tight` from past its half: one size, which the block allocator keeps, not a
+    // last small step that costs a fresh block every time.)
+    want = want * 2 > tight ? std::max(want, tight) : want;
+    want = std::min(want, b.capacity < tight ? tight : limits.max_header_bytes + 2 * limits.max_body_bytes);
   }
-  if (want <= b.capacity) return false;
-  return b.grow(ex.request_pool, want);
+  if (want <= b.capacity) return Room::over_limit;
+  if (b.fell_back() && b.capacity > ex.spare.capacity) ex.spare = b;  // for the next pipelined request
+  return b.grow(ex.request_pool, want) ? Room::ready : Room::no_memory;
 }
 
 bool Connection::send_continue() noexcept {
@@ -340,7 +356,7 @@ void Connection::finish_response() noexcept {
     return more_coming ? start_lingering() : close();
   }
   if (ex.buffer.filled > ex.parser.message_end()) {
-    if (!carry_over_pipelined()) return close();
+    if (!carry_over_pipelined()) return respond_error(503);  // the connection's budget is spent
     set_phase(Phase::head);
     return;  // serve() goes on with the next request
   }
@@ -348,15 +364,29 @@ void Connection::finish_response() noexcept {
 }
 
 // Bytes after this request belong to the next one: move them to a fresh buffer, then reset.
+// A fallback buffer of this connection serves again first (the current one, or the one it grew
+// out of): a connection that pipelines never goes idle, so what it took from its pool stays
+// taken until then, and must not grow with every request. A new fallback at least doubles the
+// spare it replaces, so what a connection takes this way stays within twice its largest.
 bool Connection::carry_over_pipelined() noexcept {
   Exchange& ex = *exchange_;
-  ReadBuffer next;
+  const char* rest = ex.buffer.data + ex.parser.message_end();
   const std::size_t leftover = ex.buffer.filled - ex.parser.message_end();
-  const std::size_t size = std::max(leftover, ctx_.config.limits.header_buffer);
-  if (!next.acquire(ctx_.ring, *pool_, size)) return false;
-  if (next.fell_back()) ++ctx_.counters.ring_fallbacks;
-  std::memcpy(next.data, ex.buffer.data + ex.parser.message_end(), leftover);
-  next.filled = leftover;
+  ReadBuffer next;
+  if (ex.buffer.reuse(rest, leftover)) {
+    next = std::exchange(ex.buffer, {});
+  } else if (ex.spare.reuse(rest, leftover)) {
+    next = std::exchange(ex.spare, {});
+  } else {
+    const std::size_t size = std::max(leftover, ctx_.config.limits.header_buffer);
+    if (!next.acquire(ctx_.ring, *pool_, size, std::max(size, 2 * ex.spare.capacity))) return false;
+    if (next.fell_back()) {
+      ++ctx_.counters.ring_fallbacks;
+      ex.spare = {};  // left behind: the new one is larger
+    }
+    std::memcpy(next.data, rest, leftover);
+    next.filled = leftover;
+  }
   ex.buffer.release();
   ex.buffer = next;
   ex.request = {};

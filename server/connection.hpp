@@ -71,7 +71,8 @@ class Connection {
   enum class ReadResult { data, would_block, closed };
   ReadResult read_more() noexcept;
   ReadResult peek() noexcept;
-  bool make_room() noexcept;
+  enum class Room { ready, over_limit, no_memory };
+  Room make_room() noexcept;
   bool send_continue() noexcept;
   void respond() noexcept;
   void respond_error(int status) noexcept;

@@ -38,6 +38,7 @@ struct Limits {
   std::size_t max_uri_bytes = 8 * 1024;                 // request target: 414
   std::size_t max_body_bytes = 1024 * 1024;             // 413 (nginx client_max_body_size)
   std::size_t request_pool_capacity = 8 * 1024 * 1024;  // per-request pool budget: 500
+  std::size_t connection_memory = 16 * 1024 * 1024;     // per-connection budget, its requests' included: 503
   std::size_t max_connections = 10000;                  // connections, whole server: refuse/503
   std::uint32_t keepalive_requests = 1000;              // requests per connection (nginx keepalive_requests)
   std::size_t linger_bytes = 8 * 1024 * 1024;           // discarded at most in a lingering close
