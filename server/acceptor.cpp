@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -17,6 +18,12 @@ constexpr std::string_view service_unavailable =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
     "Connection: close\r\n\r\n503 Service Unavailable\n";
 
+std::string address_text(const asio::ip::tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+         std::to_string(endpoint.port());
+}
+
 }  // namespace
 
 Acceptor::Acceptor(asio::io_context& io, HandlerMemory& memory, http::ReactorCounters& counters, Admit admit,
@@ -24,14 +31,32 @@ Acceptor::Acceptor(asio::io_context& io, HandlerMemory& memory, http::ReactorCou
     : acceptor_(io.get_executor()), memory_(memory), counters_(counters), admit_(admit), reactor_(reactor) {}
 
 void Acceptor::listen(const asio::ip::tcp::endpoint& endpoint) {
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(ListeningSocket::reuse_address(true));
-  const int on = 1;  // every reactor binds the same port; the kernel spreads the connections
-  if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-    throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+  try {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(ListeningSocket::reuse_address(true));
+    const int on = 1;  // every reactor binds the same port; the kernel spreads the connections
+    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+      throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+    }
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+  } catch (const std::system_error& e) {
+    throw std::system_error(e.code(), "cannot listen on " + address_text(endpoint));
   }
-  acceptor_.bind(endpoint);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+void Acceptor::check_unclaimed(const asio::ip::tcp::endpoint& endpoint) {
+  if (endpoint.port() == 0) return;
+  asio::io_context io;  // (once, at start)
+  asio::ip::tcp::acceptor probe(io);
+  std::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec == asio::error::address_in_use) {
+    throw std::system_error(ec, "cannot listen on " + address_text(endpoint) +
+                                    ": another process (or server) is listening there");
+  }
 }
 
 asio::ip::tcp::endpoint Acceptor::local_endpoint() const { return acceptor_.local_endpoint(); }

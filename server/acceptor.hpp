@@ -35,8 +35,15 @@ class Acceptor {
   Acceptor(asio::io_context& io, HandlerMemory& memory, http::ReactorCounters& counters, Admit admit,
            unsigned reactor) noexcept;
 
-  /// Binds and listens on `endpoint` (port 0 picks one). Throws std::system_error.
+  /// Binds and listens on `endpoint` (port 0 picks one), with SO_REUSEPORT so the server's other
+  /// reactors can join. Throws std::system_error naming the address.
   void listen(const asio::ip::tcp::endpoint& endpoint);
+
+  /// Throws std::system_error (EADDRINUSE) naming `endpoint` when some socket already listens
+  /// there, this process's or another's: SO_REUSEPORT would let a second server (of the same
+  /// user) share the port and take half of the first one's connections. A probe bind without
+  /// SO_REUSEPORT (with SO_REUSEADDR: a port in TIME_WAIT is free) finds out. Port 0: nothing to check.
+  static void check_unclaimed(const asio::ip::tcp::endpoint& endpoint);
   asio::ip::tcp::endpoint local_endpoint() const;
 
   /// Starts accepting.

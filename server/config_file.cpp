@@ -82,6 +82,8 @@ class FileLoader {
          [&](const toml::node& n) { c.limits.max_body_bytes = size(n, max_body_bytes_range); }},
         {"request_pool_capacity",
          [&](const toml::node& n) { c.limits.request_pool_capacity = size(n, request_pool_capacity_range); }},
+        {"connection_memory",
+         [&](const toml::node& n) { c.limits.connection_memory = size(n, connection_memory_range); }},
         {"max_connections",
          [&](const toml::node& n) {
            c.limits.max_connections = static_cast<std::size_t>(count(n, max_connections_range));
@@ -90,12 +92,14 @@ class FileLoader {
          [&](const toml::node& n) {
            c.limits.keepalive_requests = static_cast<std::uint32_t>(count(n, keepalive_requests_range));
          }},
+        {"linger_bytes", [&](const toml::node& n) { c.limits.linger_bytes = size(n, linger_bytes_range); }},
     };
     const Entry timeouts[] = {
         {"header", [&](const toml::node& n) { c.timeouts.header = duration(n); }},
         {"body", [&](const toml::node& n) { c.timeouts.body = duration(n); }},
         {"idle", [&](const toml::node& n) { c.timeouts.idle = duration(n); }},
         {"send", [&](const toml::node& n) { c.timeouts.send = duration(n); }},
+        {"linger", [&](const toml::node& n) { c.timeouts.linger = duration(n); }},
         {"shutdown_grace", [&](const toml::node& n) { c.timeouts.shutdown_grace = duration(n); }},
     };
     const Entry top[] = {
@@ -273,6 +277,11 @@ class FileLoader {
            "'limits.max_uri_bytes' (" + format_size(l.max_uri_bytes) +
                ") must not be larger than 'limits.max_header_bytes' (" + format_size(l.max_header_bytes) +
                ")");
+    if (l.request_pool_capacity > l.connection_memory)
+      fail(position_of("limits.connection_memory", "limits.request_pool_capacity"),
+           "'limits.connection_memory' (" + format_size(l.connection_memory) +
+               ") must not be smaller than 'limits.request_pool_capacity' (" + format_size(l.request_pool_capacity) +
+               "): a request's pool is part of its connection's memory");
   }
 
   toml::source_position position_of(std::string_view preferred, std::string_view other) const {

@@ -29,12 +29,14 @@ namespace mempool::server {
 /// gone when the connection goes idle again.
 struct Exchange {
   Exchange(Pool& connection_pool, const ServerConfig& config)
-      : request_pool(connection_pool, PoolOptions{.capacity = config.limits.request_pool_capacity, .tag = "request"}),
+      : request_pool(connection_pool,
+                     PoolOptions{.capacity = config.limits.request_pool_capacity, .cascade = true, .tag = "request"}),
         parser(config.limits) {}
 
-  Pool request_pool;      ///< a child of the connection pool, reset after each response
+  Pool request_pool;      ///< a child of the connection pool, charged to its budget; reset after each response
   RequestParser parser;   ///< lives across pipelined requests; restarted for each
   ReadBuffer buffer;      ///< the bytes read: this request, and maybe the start of the next
+  ReadBuffer spare;       ///< a fallback buffer the current one grew out of: for the next request
   ResponseWriter writer;  ///< the response being written
   int status = 0;         ///< of that response, for the counters and the access log
   bool keep_alive = true; ///< after that response
@@ -117,6 +119,8 @@ void Connection::on_ready(std::error_code ec) noexcept {
   drained_ = false;  // back from the event loop: what an earlier read proved no longer holds
   if (phase_ == Phase::closing || ec) {
     close();
+  } else if (phase_ == Phase::lingering) {
+    discard();
   } else if (phase_ == Phase::sending) {
     if (send()) on_sent();
     if (phase_ == Phase::head || phase_ == Phase::body) serve();  // a request waits in the buffer
@@ -148,7 +152,11 @@ void Connection::serve() noexcept {
     if (!flush_staged()) return;  // staged answers leave before reading more (or a 100 Continue)
     if (ex.parser.headers_complete() && phase_ != Phase::body) set_phase(Phase::body);
     if (ex.parser.wants_continue() && !ex.continue_sent && !send_continue()) return close();
-    if (!make_room()) return respond_error(ex.parser.headers_complete() ? 413 : 431);
+    switch (make_room()) {
+      case Room::ready: break;
+      case Room::over_limit: return respond_error(ex.parser.headers_complete() ? 413 : 431);
+      case Room::no_memory: return respond_error(503);  // the connection's budget is spent
+    }
     switch (read_more()) {
       case ReadResult::data:
         if (phase_ == Phase::body) refresh_deadline(Wait::body);  // nginx: between two reads
@@ -165,6 +173,7 @@ void Connection::serve() noexcept {
 bool Connection::begin_exchange() noexcept {
   pool_ = ctx_.pools.acquire("connection");
   if (!pool_) return false;
+  pool_->set_capacity(ctx_.config.limits.connection_memory);  // everything below is charged to it
   exchange_ = pool_->make<Exchange>(*pool_, ctx_.config);
   if (exchange_ == nullptr) return false;
   exchange_->parser.start(exchange_->request_pool);
@@ -180,8 +189,7 @@ Connection::ReadResult Connection::read_more() noexcept {
   const ssize_t n = ::recv(socket_.native_handle(), b.data + b.filled, room, 0);
   if (n > 0) {
     b.filled += static_cast<std::size_t>(n);
-    drained_ = static_cast<std::size_t>(n) < room;  // a stream socket returns less only when empty
-    return ReadResult::data;
+    return ReadResult::data;  // (short or not: a FIN may wait behind these bytes, see go_idle)
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     drained_ = true;
@@ -190,11 +198,26 @@ Connection::ReadResult Connection::read_more() noexcept {
   return ReadResult::closed;  // the peer closed (n == 0) or the socket failed
 }
 
+// Whether the peer has sent more, or closed, without taking a byte: for a connection that holds
+// no buffer.
+Connection::ReadResult Connection::peek() noexcept {
+  char byte;
+  const ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK);
+  if (n > 0) return ReadResult::data;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    drained_ = true;
+    return ReadResult::would_block;
+  }
+  return ReadResult::closed;
+}
+
 // Room for the next read: the head grows to its limit, a body to its declared length.
-bool Connection::make_room() noexcept {
+Connection::Room Connection::make_room() noexcept {
   Exchange& ex = *exchange_;
   ReadBuffer& b = ex.buffer;
-  if (b.filled < b.capacity) return true;
+  if (b.filled < b.capacity) return Room::ready;
+  ex.parser.reclaim(b.data, b.filled);  // chunk framing already parsed
+  if (b.filled < b.capacity) return Room::ready;
   const Limits& limits = ctx_.config.limits;
   std::size_t want = b.capacity * 2;
   if (!ex.parser.headers_complete()) {
@@ -202,10 +225,17 @@ bool Connection::make_room() noexcept {
   } else if (!ex.parser.chunked()) {
     want = ex.parser.parsed() + ex.parser.content_length() + limits.header_buffer;
   } else {
-    want = std::min(want, limits.max_header_bytes + 2 * limits.max_body_bytes);  // chunk framing too
+    // The head and the de-chunked body, and a read's room: parsed framing is reclaimed. Only
+    // framing read just before the trailers stays, which the second step makes room for.
+    const std::size_t tight = limits.max_header_bytes + limits.max_body_bytes + limits.header_buffer;
+    // (Straight to `tight` from past its half: one size, which the block allocator keeps, not a
+    // last small step that costs a fresh block every time.)
+    want = want * 2 > tight ? std::max(want, tight) : want;
+    want = std::min(want, b.capacity < tight ? tight : limits.max_header_bytes + 2 * limits.max_body_bytes);
   }
-  if (want <= b.capacity) return false;
-  return b.grow(ex.request_pool, want);
+  if (want <= b.capacity) return Room::over_limit;
+  if (b.fell_back() && b.capacity > ex.spare.capacity) ex.spare = b;  // for the next pipelined request
+  return b.grow(ex.request_pool, want) ? Room::ready : Room::no_memory;
 }
 
 bool Connection::send_continue() noexcept {
@@ -279,6 +309,8 @@ bool Connection::stage_response() noexcept {
 // request used up.
 void Connection::respond_error(int status) noexcept {
   Exchange& ex = *exchange_;
+  linger_ = !ex.parser.message_complete();  // the rest of this request may still be on its way
+  const bool head_only = ex.parser.head_request();
   ex.request = {};
   ex.request.request_pool = &ex.request_pool;
   ex.request_pool.reset();
@@ -289,7 +321,7 @@ void Connection::respond_error(int status) noexcept {
   try {
     http::Response res(ex.request_pool);
     res.error(status);
-    queued = ex.writer.add(res, {false, false, ctx_.date.date_header(), ctx_.config.server_name}, false,
+    queued = ex.writer.add(res, {false, false, ctx_.date.date_header(), ctx_.config.server_name}, head_only,
                            ex.request_pool);
   } catch (const std::bad_alloc&) {
   }
@@ -366,9 +398,15 @@ void Connection::finish_response() noexcept {
   ++ctx_.counters.responses[static_cast<std::size_t>(ex.status / 100) % ctx_.counters.responses.size()];
   ctx_.access_log.write(ex.request, ex.status, ex.writer.response_bytes(), ctx_.date.log_date());
   if (ex.writer.empty()) ex.writer.clear();  // written: a staged one waits for the batch's write
-  if (!ex.keep_alive) return close();
+  if (!ex.keep_alive) {
+    // Bytes the client sent may still be arriving (the rest of a refused request, pipelined
+    // requests after the last one served): closing with them unread would reset the connection,
+    // and the client could lose the answer.
+    const bool more_coming = linger_ || ex.buffer.filled > ex.parser.message_end();
+    return more_coming ? start_lingering() : close();
+  }
   if (ex.buffer.filled > ex.parser.message_end()) {
-    if (!carry_over_pipelined()) return close();
+    if (!carry_over_pipelined()) return respond_error(503);  // the connection's budget is spent
     phase_ = Phase::head;
     refresh_deadline(Wait::header);  // each pipelined head gets its own header timeout
     return;  // serve() goes on with the next request
@@ -377,15 +415,29 @@ void Connection::finish_response() noexcept {
 }
 
 // Bytes after this request belong to the next one: move them to a fresh buffer, then reset.
+// A fallback buffer of this connection serves again first (the current one, or the one it grew
+// out of): a connection that pipelines never goes idle, so what it took from its pool stays
+// taken until then, and must not grow with every request. A new fallback at least doubles the
+// spare it replaces, so what a connection takes this way stays within twice its largest.
 bool Connection::carry_over_pipelined() noexcept {
   Exchange& ex = *exchange_;
-  ReadBuffer next;
+  const char* rest = ex.buffer.data + ex.parser.message_end();
   const std::size_t leftover = ex.buffer.filled - ex.parser.message_end();
-  const std::size_t size = std::max(leftover, ctx_.config.limits.header_buffer);
-  if (!next.acquire(ctx_.ring, *pool_, size)) return false;
-  if (next.fell_back()) ++ctx_.counters.ring_fallbacks;
-  std::memcpy(next.data, ex.buffer.data + ex.parser.message_end(), leftover);
-  next.filled = leftover;
+  ReadBuffer next;
+  if (ex.buffer.reuse(rest, leftover)) {
+    next = std::exchange(ex.buffer, {});
+  } else if (ex.spare.reuse(rest, leftover)) {
+    next = std::exchange(ex.spare, {});
+  } else {
+    const std::size_t size = std::max(leftover, ctx_.config.limits.header_buffer);
+    if (!next.acquire(ctx_.ring, *pool_, size, std::max(size, 2 * ex.spare.capacity))) return false;
+    if (next.fell_back()) {
+      ++ctx_.counters.ring_fallbacks;
+      ex.spare = {};  // left behind: the new one is larger
+    }
+    std::memcpy(next.data, rest, leftover);
+    next.filled = leftover;
+  }
   ex.buffer.release();
   ex.buffer = next;
   ex.request = {};
@@ -409,7 +461,48 @@ void Connection::go_idle() noexcept {
   end_exchange();
   if (stopping_) return close();
   set_phase(Phase::idle);
+  // Unless a read found the socket empty, the peer may have closed already: its FIN can come
+  // with the request's last bytes, reported by the same edge as they were, so no event would
+  // come for it. One peek tells (nginx reads until EAGAIN where epoll cannot say EPOLLRDHUP).
+  if (!drained_) {
+    switch (peek()) {
+      case ReadResult::closed: return close();  // a half-closed client: its EOF now
+      case ReadResult::data: break;             // the next request: re-arming reports it at once
+      case ReadResult::would_block: break;      // drained_: the wait needs no re-arming
+    }
+  }
   wait(asio::socket_base::wait_read);
+}
+
+// Lingering close (nginx's): the answer is out; stop writing, so the client sees its end, and
+// read and discard what it still sends, until it closes, timeouts.linger passes (the deadline
+// is not moved by reads) or limits.linger_bytes are read. Holds nothing but this object.
+void Connection::start_lingering() noexcept {
+  end_exchange();
+  std::error_code ec;
+  socket_.shutdown(asio::socket_base::shutdown_send, ec);
+  if (ec || ctx_.config.limits.linger_bytes == 0) return close();
+  linger_left_ = static_cast<std::uint32_t>(ctx_.config.limits.linger_bytes);
+  set_phase(Phase::lingering);
+  discard();
+}
+
+void Connection::discard() noexcept {
+  constexpr std::size_t sink_size = 16 * 1024;  // on the stack: a lingering connection holds no buffer
+  char sink[sink_size];
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), sink, std::min<std::size_t>(sink_size, linger_left_), 0);
+    if (n > 0) {
+      linger_left_ -= static_cast<std::uint32_t>(n);
+      if (linger_left_ == 0) return close();  // enough: what still comes meets a reset
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      drained_ = true;
+      return wait(asio::socket_base::wait_read);
+    }
+    return close();  // the client's end (or a failed socket)
+  }
 }
 
 // --- deadlines and closing ----------------------------------------------------------------------
@@ -422,6 +515,7 @@ void Connection::set_phase(Phase phase) noexcept {
     case Phase::body: wait = Wait::body; break;
     case Phase::idle: wait = Wait::idle; break;
     case Phase::sending: wait = Wait::send; break;
+    case Phase::lingering: wait = Wait::linger; break;
     case Phase::closing: return ctx_.deadlines.clear(*this);
   }
   if (deadline_link.wait == wait) return;  // the same wait goes on: its deadline stands
@@ -436,7 +530,8 @@ void Connection::on_deadline() noexcept {
                            exchange_->buffer.filled > 0;
   if (mid_request) {
     const std::string_view page =
-        timeout_response(ctx_.date.date_header(), ctx_.config.server_name, exchange_->request_pool);
+        timeout_response(ctx_.date.date_header(), ctx_.config.server_name, exchange_->parser.head_request(),
+                         exchange_->request_pool);
     if (page.data() != nullptr) {
       (void)::send(socket_.native_handle(), page.data(), page.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }

@@ -6,6 +6,8 @@
 ///     -> more bytes already read? stage the response (copy it), reset the request pool, next
 ///        request : one gather write of every staged response and this one (sendfile for
 ///        files), free the ring item, release the connection pool, wait
+///     -> an error answer to a request still arriving: lingering close (stop writing, read and
+///        discard for a bounded time and size, then close), holding no pool or buffer meanwhile
 ///
 /// Batching (issue 13): every complete request already read is answered before one gather
 /// write carries all their answers. A response is staged (copied into a staging buffer in the
@@ -27,8 +29,10 @@
 /// It knows its reactor only through a ConnectionContext (connection_context.hpp).
 /// Single-threaded: everything happens on the reactor's thread. At most one asynchronous wait
 /// is pending (a ReadinessWait inside this object: waiting allocates nothing); no pool is reset
-/// while it is (checked). A read that drains the socket lets the next wait for readable skip
-/// the epoll_ctl that re-arming would cost (readiness_wait.hpp).
+/// while it is (checked). A read that found the socket empty (EAGAIN) lets the next wait for
+/// readable skip the epoll_ctl that re-arming would cost (readiness_wait.hpp); a short read does
+/// not, since the peer's FIN may have come with the bytes it returned (a half-closed client must
+/// get its answer and then EOF at once, not after the idle timeout).
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -69,7 +73,7 @@ class Connection {
   DeadlineLink deadline_link;  ///< the reactor's deadline list this connection is on
 
  private:
-  enum class Phase : std::uint8_t { idle, head, body, sending, closing };
+  enum class Phase : std::uint8_t { idle, head, body, sending, lingering, closing };
   /// A pipelining connection's share of one event-loop turn.
   static constexpr std::uint32_t max_requests_per_turn = 32;
   /// Room for staged responses: 25 GET /hello answers.
@@ -81,7 +85,9 @@ class Connection {
   bool begin_exchange() noexcept;
   enum class ReadResult { data, would_block, closed };
   ReadResult read_more() noexcept;
-  bool make_room() noexcept;
+  ReadResult peek() noexcept;
+  enum class Room { ready, over_limit, no_memory };
+  Room make_room() noexcept;
   bool send_continue() noexcept;
   void respond() noexcept;
   void respond_error(int status) noexcept;
@@ -98,6 +104,8 @@ class Connection {
   bool carry_over_pipelined() noexcept;
   void end_exchange() noexcept;
   void go_idle() noexcept;
+  void start_lingering() noexcept;
+  void discard() noexcept;
   void close() noexcept;
   void set_phase(Phase phase) noexcept;
 
@@ -109,10 +117,12 @@ class Connection {
   Exchange* exchange_ = nullptr;  ///< in pool_; nullptr while idle
   std::uint32_t requests_served_ = 0;
   std::uint32_t turn_requests_ = 0;  ///< requests answered since the event loop last called in
+  std::uint32_t linger_left_ = 0;    ///< bytes a lingering close may still discard
   Phase phase_ = Phase::idle;
   bool waiting_ = false;          ///< an async wait is pending: its completion owns the next step
   bool stopping_ = false;         ///< close after the response in progress
-  bool drained_ = false;          ///< a read in the current handler left the socket empty
+  bool drained_ = false;          ///< a read in the current handler found the socket empty (EAGAIN)
+  bool linger_ = false;           ///< the answer being sent refuses a request that may still be arriving
 };
 
 }  // namespace mempool::server

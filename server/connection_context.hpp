@@ -52,6 +52,7 @@ struct ConnectionContext {
       case Wait::header: return t.header;
       case Wait::body: return t.body;
       case Wait::send: return t.send;
+      case Wait::linger: return t.linger;
       default: return t.idle;
     }
   }

@@ -26,7 +26,7 @@ inline Clock::time_point coarse_now() noexcept {
   return Clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
 }
 
-enum class Wait : std::uint8_t { header, body, idle, send, none };
+enum class Wait : std::uint8_t { header, body, idle, send, linger, none };
 
 /// The links a node (a Connection) carries to be on one deadline list.
 template <class Node>
@@ -92,7 +92,7 @@ class DeadlineLists {
     std::size_t size = 0;
   };
   static std::size_t index(Wait wait) noexcept { return static_cast<std::size_t>(wait); }
-  std::array<List, 4> lists_{};
+  std::array<List, 5> lists_{};  // one per Wait but none
 };
 
 }  // namespace mempool::server

@@ -105,7 +105,7 @@ void Reactor::begin_stop() noexcept {
 // Idle connections close at once; the others are told to close after their response (or, once
 // the grace period is over, at once).
 void Reactor::close_all(bool idle_only) noexcept {
-  for (Wait wait : {Wait::idle, Wait::header, Wait::body, Wait::send}) {
+  for (Wait wait : {Wait::idle, Wait::linger, Wait::header, Wait::body, Wait::send}) {
     for (Connection* c = deadlines_.first(wait); c != nullptr;) {
       Connection* next = c->deadline_link.next;  // c may leave the list
       if (!idle_only) {

@@ -113,6 +113,7 @@ const llhttp_settings_t RequestParser::settings = [] {
   llhttp_settings_t s;
   llhttp_settings_init(&s);
   s.on_message_begin = &RequestParser::on_message_begin;
+  s.on_method_complete = &RequestParser::on_method_complete;
   s.on_url = &RequestParser::on_url;
   s.on_url_complete = &RequestParser::on_url_complete;
   s.on_header_field = &RequestParser::on_header_field;
@@ -140,16 +141,14 @@ void RequestParser::start(Pool& pool) noexcept {
   trailer_ = {};
   field_ = nullptr;
   url_ = body_ = {};
-  chunked_body_ = nullptr;
-  chunked_size_ = chunked_capacity_ = 0;
   content_length_ = 0;
   error_status_ = 0;
   error_reason_ = "";
   milestone_ = Milestone::none;
-  in_value_ = url_done_ = headers_done_ = message_done_ = chunked_ = expect_continue_ = keep_alive_ = false;
+  in_value_ = url_done_ = headers_done_ = message_done_ = chunked_ = expect_continue_ = keep_alive_ = head_ = false;
 }
 
-RequestParser::State RequestParser::parse(const char* buffer, std::size_t filled) noexcept {
+RequestParser::State RequestParser::parse(char* buffer, std::size_t filled) noexcept {
   if (error_status_ != 0) return State::failed;
   if (message_done_) return State::complete;
   base_ = buffer;
@@ -183,6 +182,7 @@ RequestParser::State RequestParser::reached(Milestone milestone, std::size_t off
     case Milestone::head:
       head_bytes_ = offset;
       limit_end_ = no_limit;
+      body_ = {static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(offset)};  // a chunked body's start
       return check_head() == 0 ? State::need_more : State::failed;
     case Milestone::last_chunk:
       // The trailer section may take what the head left of the head's limit.
@@ -282,6 +282,11 @@ bool RequestParser::add_header() noexcept {
 // pieces of one span are contiguous.
 
 int RequestParser::on_message_begin(llhttp_t*) noexcept { return 0; }
+
+int RequestParser::on_method_complete(llhttp_t* p) noexcept {
+  self(p).head_ = llhttp_get_method(p) == HTTP_HEAD;
+  return 0;
+}
 
 int RequestParser::on_url(llhttp_t* p, const char* at, std::size_t n) noexcept {
   RequestParser& r = self(p);
@@ -395,17 +400,27 @@ int RequestParser::on_body(llhttp_t* p, const char* at, std::size_t n) noexcept 
     r.extend(r.body_, at, n);  // contiguous in the read buffer
     return 0;
   }
-  if (r.chunked_size_ + n > r.limits_->max_body_bytes) return r.fail(413, "body larger than allowed");
-  if (r.chunked_size_ + n > r.chunked_capacity_) {
-    const std::size_t grown = std::max(r.chunked_capacity_ * 2, r.chunked_size_ + n);
-    auto* moved = static_cast<char*>(r.pool_->realloc(r.chunked_body_, r.chunked_size_, grown, 1));
-    if (moved == nullptr) return r.fail(500, "request pool capacity exceeded");
-    r.chunked_body_ = moved;
-    r.chunked_capacity_ = grown;
-  }
-  std::memcpy(r.chunked_body_ + r.chunked_size_, at, n);
-  r.chunked_size_ += n;
+  if (r.body_.size() + n > r.limits_->max_body_bytes) return r.fail(413, "body larger than allowed");
+  // De-chunked in place: down over the framing read before it (never past `at`: the bytes it
+  // overwrites are all parsed).
+  std::memmove(r.base_ + r.body_.end, at, n);
+  r.body_.end += static_cast<std::uint32_t>(n);
   return 0;
+}
+
+// Only while a chunked body is being read: the head's offsets and the trailers' section (whose
+// limit is an offset) stay where they are.
+std::size_t RequestParser::reclaimable() const noexcept {
+  if (!chunked_ || !headers_done_ || message_done_ || trailers_begin_ != 0 || error_status_ != 0) return 0;
+  return parsed_ - body_.end;
+}
+
+void RequestParser::reclaim(char* buffer, std::size_t& filled) noexcept {
+  const std::size_t gap = reclaimable();
+  if (gap == 0) return;
+  std::memmove(buffer + body_.end, buffer + parsed_, filled - parsed_);
+  parsed_ -= gap;
+  filled -= gap;
 }
 
 int RequestParser::on_message_complete(llhttp_t* p) noexcept {
@@ -439,7 +454,7 @@ bool RequestParser::request(const char* buffer, http::Request& req) const noexce
   req.version_major = parser_.http_major;
   req.version_minor = parser_.http_minor;
   req.keep_alive = keep_alive_;
-  req.body = chunked_ ? std::string_view(chunked_body_, chunked_size_) : view(buffer, body_);
+  req.body = view(buffer, body_);
   auto* headers = pool_->alloc_array<http::Header>(header_count_);
   if (headers == nullptr && header_count_ != 0) return false;  // the request pool is full
   for (std::uint32_t i = 0; i < header_count_; ++i) {

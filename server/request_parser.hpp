@@ -17,6 +17,12 @@
 /// by then. The first byte that decides an answer wins, so a syntax error after the limit still
 /// answers 431/414, and an unknown method is judged (501 or 400) only once its end has arrived.
 ///
+/// Chunked bodies are de-chunked in place: each chunk's data moves down over the framing before
+/// it, so the body lies contiguous in the read buffer right after the head, as a Content-Length
+/// body does, and takes no memory of its own. The framing bytes behind it are dead once parsed:
+/// reclaim() gives them back to the buffer, so a chunked body needs the buffer room of its
+/// data, not of its data and framing.
+///
 /// Lifetime: lives in the connection pool while a connection has a request in progress; the
 /// Request it builds points into the read buffer and the request pool.
 #pragma once
@@ -51,9 +57,10 @@ class RequestParser {
   /// Starts a new request whose bytes begin at `buffer` (offset 0), recording into `pool`.
   void start(Pool& pool) noexcept;
 
-  /// Parses the bytes buffer[parsed .. filled). `buffer` may differ from the previous call's
-  /// (the read buffer grew and moved) as long as the bytes before `parsed` are the same.
-  State parse(const char* buffer, std::size_t filled) noexcept;
+  /// Parses the bytes buffer[parsed .. filled), writing into them (a chunked body is de-chunked
+  /// in place). `buffer` may differ from the previous call's (the read buffer grew and moved) as
+  /// long as the bytes before `parsed` are the ones the previous call left.
+  State parse(char* buffer, std::size_t filled) noexcept;
 
   /// Bytes of the buffer that belong to this request (valid once complete; the rest is the next).
   std::size_t message_end() const noexcept { return parsed_; }
@@ -63,11 +70,23 @@ class RequestParser {
   const char* error_reason() const noexcept { return error_reason_; }
 
   bool headers_complete() const noexcept { return headers_done_; }
+  /// The whole message has been read (valid once complete, or failed: a failure may come first).
+  bool message_complete() const noexcept { return message_done_; }
+  /// The method read so far is HEAD: its answer has no body, an error answer included (RFC 9110
+  /// §9.3.2). Known from the method's end on, whatever fails after it.
+  bool head_request() const noexcept { return head_; }
   /// The head is complete and the client asked "Expect: 100-continue" for a body not yet sent.
   bool wants_continue() const noexcept { return expect_continue_; }
   /// Body bytes still to come when known (Content-Length), for sizing the read buffer.
   std::uint64_t content_length() const noexcept { return content_length_; }
   bool chunked() const noexcept { return chunked_; }
+
+  /// Bytes at the end of the buffer's parsed part that are dead (chunk framing already read,
+  /// behind the de-chunked body), which reclaim() gives back.
+  std::size_t reclaimable() const noexcept;
+  /// Moves the unparsed bytes buffer[parsed .. filled) down over the reclaimable ones and
+  /// lowers `filled` by as much. Offsets of the head and the body do not change.
+  void reclaim(char* buffer, std::size_t& filled) noexcept;
 
   /// The request, its views into `buffer`, into `req`. Call once complete. False if the request
   /// pool cannot hold its header list.
@@ -75,6 +94,7 @@ class RequestParser {
 
  private:
   static int on_message_begin(llhttp_t* p) noexcept;
+  static int on_method_complete(llhttp_t* p) noexcept;
   static int on_url(llhttp_t* p, const char* at, std::size_t n) noexcept;
   static int on_url_complete(llhttp_t* p) noexcept;
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n) noexcept;
@@ -108,7 +128,7 @@ class RequestParser {
   llhttp_t parser_{};
   const Limits* limits_;
   Pool* pool_ = nullptr;
-  const char* base_ = nullptr;  ///< the buffer of the current parse() call
+  char* base_ = nullptr;        ///< the buffer of the current parse() call
   std::size_t filled_ = 0;      ///< its bytes
   std::size_t parsed_ = 0;      ///< bytes of the buffer llhttp has consumed
   /// Offset of the first byte the section being read (head, trailers) may not reach; SIZE_MAX
@@ -122,10 +142,7 @@ class RequestParser {
   RawHeader trailer_;           ///< the trailer field being read: checked, then dropped
   RawHeader* field_ = nullptr;  ///< the header or trailer field being read
   Span url_;
-  Span body_;                   ///< Content-Length body: where it lies in the buffer
-  char* chunked_body_ = nullptr;  ///< chunked body, de-chunked into the request pool
-  std::size_t chunked_size_ = 0;
-  std::size_t chunked_capacity_ = 0;
+  Span body_;                   ///< where the body lies in the buffer (a chunked one, de-chunked)
   std::uint64_t content_length_ = 0;
   int error_status_ = 0;
   const char* error_reason_ = "";
@@ -137,6 +154,7 @@ class RequestParser {
   bool chunked_ = false;
   bool expect_continue_ = false;
   bool keep_alive_ = false;     ///< as the head asks, decided where it ends
+  bool head_ = false;           ///< the method is HEAD
 };
 
 }  // namespace mempool::server

@@ -62,11 +62,13 @@ std::string_view serialize_head(const http::Response& res, const HeadOptions& o,
   return {start, static_cast<std::size_t>(w.end() - start)};
 }
 
-std::string_view timeout_response(std::string_view date_header, std::string_view server_name, Pool& pool) noexcept {
-  constexpr std::string_view body = "408 Request Timeout\n";
+std::string_view timeout_response(std::string_view date_header, std::string_view server_name, bool head_only,
+                                  Pool& pool) noexcept {
+  constexpr std::string_view page = "408 Request Timeout\n";
+  const std::string_view body = page.substr(0, head_only ? 0 : page.size());
   try {
     http::Response res(pool);
-    res.text(408, body);
+    res.text(408, page);  // its Content-Length, even when the body stays out (HEAD)
     const std::string_view head = serialize_head(res, {false, false, date_header, server_name}, pool);
     auto* whole = static_cast<char*>(pool.alloc_unaligned(head.size() + body.size()));
     if (head.data() == nullptr || whole == nullptr) return {};

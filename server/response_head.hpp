@@ -24,7 +24,9 @@ std::string_view serialize_head(const http::Response& res, const HeadOptions& op
 /// Whether a response with this status carries a body (and a Content-Length): not 1xx, 204, 304.
 constexpr bool has_body(int status) noexcept { return status >= 200 && status != 204 && status != 304; }
 
-/// A complete "408 Request Timeout" response, for a connection about to be closed.
-std::string_view timeout_response(std::string_view date_header, std::string_view server_name, Pool& pool) noexcept;
+/// A complete "408 Request Timeout" response, for a connection about to be closed; without its
+/// body when it answers a HEAD request (`head_only`).
+std::string_view timeout_response(std::string_view date_header, std::string_view server_name, bool head_only,
+                                  Pool& pool) noexcept;
 
 }  // namespace mempool::server

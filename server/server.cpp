@@ -93,7 +93,9 @@ class Server::Impl {
     server::set_error_log_level(shared.config.log_level);
     const auto address = resolve(shared.config.listen);
     for (unsigned i = 0; i < shared.reactors(); ++i) reactors.push_back(std::make_unique<Reactor>(i, shared, setup));
-    // The first reactor picks the port (port 0 in tests); the others join it on SO_REUSEPORT.
+    // The first reactor picks the port (port 0 in tests); the others join it on SO_REUSEPORT,
+    // which nobody else may share.
+    server::Acceptor::check_unclaimed(address);
     reactors.front()->listen(address);
     const auto bound = reactors.front()->local_endpoint();
     for (std::size_t i = 1; i < reactors.size(); ++i) reactors[i]->listen(bound);

@@ -40,8 +40,10 @@ inline constexpr Range<std::size_t> max_header_bytes_range{64, 16 * MiB};
 inline constexpr Range<std::size_t> max_uri_bytes_range{16, 16 * MiB};
 inline constexpr Range<std::size_t> max_body_bytes_range{1, TiB};
 inline constexpr Range<std::size_t> request_pool_capacity_range{4 * KiB, TiB};  // at least one pool block
+inline constexpr Range<std::size_t> connection_memory_range{64 * KiB, TiB};
 inline constexpr Range<std::int64_t> max_connections_range{1, 10'000'000};
 inline constexpr Range<std::int64_t> keepalive_requests_range{1, std::numeric_limits<std::uint32_t>::max()};
+inline constexpr Range<std::size_t> linger_bytes_range{0, GiB};  // 0: close at once after an error
 inline constexpr Range<std::chrono::milliseconds> timeout_range{std::chrono::milliseconds{1}, std::chrono::hours{24}};
 inline constexpr std::size_t server_name_max = 256;
 

@@ -85,14 +85,17 @@ MemoryBlock* BlockAllocator::take_from_free_lists(std::size_t size) noexcept {
     if (b) free_lists_[index] = b->next;
     return b;
   }
+  // Best fit: a big block must not serve a smaller request while the next one, its size, then
+  // goes to the OS (a request's read buffer growing step by step: every step a fresh block).
+  // The list is short: max_free bounds it.
+  MemoryBlock** best = nullptr;
   for (MemoryBlock** link = &sink_; *link; link = &(*link)->next) {
-    if ((*link)->size >= size) {
-      MemoryBlock* b = *link;
-      *link = b->next;
-      return b;
-    }
+    if ((*link)->size >= size && (best == nullptr || (*link)->size < (*best)->size)) best = link;
   }
-  return nullptr;
+  if (best == nullptr) return nullptr;
+  MemoryBlock* b = *best;
+  *best = b->next;
+  return b;
 }
 
 void BlockAllocator::deallocate_block(MemoryBlock* block) noexcept {

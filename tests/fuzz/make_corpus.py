@@ -7,6 +7,8 @@ layouts their harnesses read (tests/model/*_model.hpp):
   path_resolution      traversal shapes: dot-dot in every spelling, encoded slashes, backslashes,
                        NUL, symlinks out of the root; generated-mode inputs
   request_conditions   Range, If-None-Match and date shapes; generated-mode inputs for each parser
+  config               the shipped config/server.toml and broken ones (syntax, types, ranges, the
+                       cross-checked limits); generated-mode inputs
 Run it again after changing raw_cases.py. What libFuzzer finds is merged by hand (scripts/fuzz.sh).
 
   tests/fuzz/make_corpus.py
@@ -102,10 +104,35 @@ def request_conditions() -> dict[str, bytes]:
     return seeds
 
 
+CONFIG_TEXTS = {
+    "unterminated-string": 'listen = "127.0.0.1:8080\n',
+    "duplicate-key": "reactors = 1\nreactors = 2\n",
+    "unknown-key": "[limits]\nmax_bodies = 1\n",
+    "wrong-type": "[timeouts]\nidle = true\n",
+    "size-out-of-range": '[limits]\nmax_body_bytes = "2048g"\n',
+    "bad-duration": '[timeouts]\nlinger = "5 s"\n',
+    "header-buffer-over-limit": '[limits]\nheader_buffer = "32k"\n',
+    "budget-below-request-pool": '[limits]\nconnection_memory = "1m"\n',
+    "inline-and-dotted": 'limits = { max_body_bytes = "2m" }\ntimeouts.idle = "5s"\n',
+    "routes": '[routes]\n"/a/" = "static"\n"/b" = "nothing"\n',
+    "nul-in-value": 'server_name = "a\\u0000b"\n',
+    "invalid-utf8": b"server_name = \"\xff\xfe\"\n".decode("latin-1"),
+}
+
+
+def config() -> dict[str, bytes]:
+    shipped = (HERE.parent.parent / "config" / "server.toml").read_bytes()
+    seeds = {"raw-shipped-server-toml": b"\x01" + shipped}
+    seeds.update({f"raw-{name}": b"\x01" + text.encode("latin-1") for name, text in CONFIG_TEXTS.items()})
+    seeds.update(generated(8, lambda i: 0))
+    return seeds
+
+
 def main() -> None:
     write("request_parser", request_parser())
     write("path_resolution", path_resolution())
     write("request_conditions", request_conditions())
+    write("config", config())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 /// deallocation (handed back through the lock-free list), trim and set_max_free (refused on a
 /// single-owner allocator, done on a thread-safe one).
 ///
-/// The model mirrors the free lists block by block (APR's free[index], LIFO; the sink, first fit),
+/// The model mirrors the free lists block by block (APR's free[index], LIFO; the sink, best fit),
 /// so it predicts exactly which block each allocation returns (a reused one, or a new one from the
 /// OS), and every counter of stats(): bytes_in_use, bytes_free, max_free, blocks_reused,
 /// os_allocs, os_frees, os_failures, foreign_frees. Invariants after every step: retained bytes
@@ -140,14 +140,14 @@ class Harness {
       list.pop_front();
       return b;
     }
+    auto best = sink_.end();  // best fit: the first of the smallest blocks that fit
     for (auto it = sink_.begin(); it != sink_.end(); ++it) {
-      if (sizes_.at(*it) >= size) {
-        MemoryBlock* b = *it;
-        sink_.erase(it);
-        return b;
-      }
+      if (sizes_.at(*it) >= size && (best == sink_.end() || sizes_.at(*it) < sizes_.at(*best))) best = it;
     }
-    return nullptr;
+    if (best == sink_.end()) return nullptr;
+    MemoryBlock* b = *best;
+    sink_.erase(best);
+    return b;
   }
 
   // --- operations -----------------------------------------------------------------------------

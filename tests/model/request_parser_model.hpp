@@ -106,21 +106,32 @@ inline std::vector<Parsed> parse_stream(std::string_view text, std::vector<std::
   Pool pool(PoolOptions{.capacity = pool_capacity});
   RequestParser parser(limits);
   parser.start(pool);
-  std::size_t begin = 0;  // where the current message starts in `text`
-  std::size_t fed = 0;    // bytes of `text` read so far
+  // As the connection's read buffer: the current message's bytes as the parser left them (it
+  // de-chunks in place), then each read appended; a fresh address each call.
+  std::string buffer;
+  std::size_t fed = 0;        // bytes of `text` read so far
+  std::size_t reclaimed = 0;  // bytes of the current message given back (its message_end counts them)
   for (const std::size_t cut : cuts) {
     if (cut <= fed || cut > text.size()) continue;
+    buffer = buffer + std::string(text.substr(fed, cut - fed));
     fed = cut;
     for (;;) {
-      const std::string buffer(text.substr(begin, fed - begin));  // a fresh address each call
+      buffer = std::string(buffer);
       const State state = parser.parse(buffer.data(), buffer.size());
-      if (state == State::need_more) break;
+      if (state == State::need_more) {
+        std::size_t filled = buffer.size();  // give back dead chunk framing, as the connection does
+        parser.reclaim(buffer.data(), filled);
+        reclaimed += buffer.size() - filled;
+        buffer.resize(filled);
+        break;
+      }
       out.push_back(capture(parser, state, buffer.data()));
       if (state == State::failed) return out;
-      begin += parser.message_end();
+      out.back().message_end += std::exchange(reclaimed, 0);
+      buffer.erase(0, parser.message_end());
       pool.reset();
       parser.start(pool);
-      if (begin == fed) break;
+      if (buffer.empty()) break;
     }
   }
   out.push_back(Parsed{});  // need_more: what is left waits for more bytes

@@ -88,8 +88,9 @@ std::string usage_error(std::initializer_list<const char*> args) {
 const std::string top_keys =
     "listen, reactors, root, access_log, log_level, server_name, ring_buffer, limits, timeouts, routes";
 const std::string limits_keys =
-    "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, max_connections, "
-    "keepalive_requests";
+    "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, connection_memory, "
+    "max_connections, "
+    "keepalive_requests, linger_bytes";
 
 const fs::path shipped_config = MEMPOOL_SOURCE_CONFIG;  // config/server.toml in the source tree
 
@@ -112,12 +113,15 @@ TEST_CASE("the shipped config/server.toml loads with the documented defaults") {
   CHECK(config.limits.max_uri_bytes == 8 * 1024);
   CHECK(config.limits.max_body_bytes == 1024 * 1024);
   CHECK(config.limits.request_pool_capacity == 8 * 1024 * 1024);
+  CHECK(config.limits.connection_memory == 16 * 1024 * 1024);
   CHECK(config.limits.max_connections == 10000);
   CHECK(config.limits.keepalive_requests == 1000);
+  CHECK(config.limits.linger_bytes == 8 * 1024 * 1024);
   CHECK(config.timeouts.header == 10s);
   CHECK(config.timeouts.body == 30s);
   CHECK(config.timeouts.idle == 75s);
   CHECK(config.timeouts.send == 60s);
+  CHECK(config.timeouts.linger == 5s);
   CHECK(config.timeouts.shutdown_grace == 10s);
   CHECK(config.routes == default_routes());
   CHECK(config.source == shipped_config);
@@ -451,6 +455,17 @@ TEST_CASE("header_buffer larger than max_header_bytes is an error at the key the
               "'limits.header_buffer' (32k) must not be larger than 'limits.max_header_bytes' (16k)");
   check_error(text_error(dir, "[limits]\nheader_buffer = \"1k\"\nmax_header_bytes = 512\n"), file, 2, 17,
               "'limits.header_buffer' (1k) must not be larger than 'limits.max_header_bytes' (512)");
+}
+
+// A request pool is charged to its connection's budget: a budget below it is a contradiction.
+TEST_CASE("connection_memory smaller than request_pool_capacity is an error at the key the file set") {
+  TempDir dir;
+  check_error(text_error(dir, "[limits]\nconnection_memory = \"1m\"\n"), dir.path() / "server.toml", 2, 21,
+              "'limits.connection_memory' (1m) must not be smaller than 'limits.request_pool_capacity' (8m): a "
+              "request's pool is part of its connection's memory");
+  check_error(text_error(dir, "[limits]\nrequest_pool_capacity = \"32m\"\n"), dir.path() / "server.toml", 2, 25,
+              "'limits.connection_memory' (16m) must not be smaller than 'limits.request_pool_capacity' (32m): a "
+              "request's pool is part of its connection's memory");
 }
 
 // A URI limit above the header limit could never answer 414; the default 8k URI limit clashes

@@ -4,6 +4,7 @@
 // /stats publishing every allocator a reactor owns.
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <fstream>
 #include <map>
 #include <memory_resource>
@@ -263,4 +264,31 @@ TEST_CASE("the access log has a combined-format line for each response") {
   CHECK(m[2] == "404");
   CHECK(m[4] == "-");
   CHECK(m[5] == "-");
+}
+
+// SO_REUSEPORT lets the server's reactors share one port; it must not let a second server (a
+// second process of the same user, typically) join a port another one listens on and take half
+// of its connections. The second one fails, naming the address.
+TEST_CASE("a second server on an address another already listens on fails naming the address") {
+  TestServer first;
+  auto config = test_config();
+  config.listen = {"127.0.0.1", first.port()};
+  config.reactors = 2;
+  const std::string address = "127.0.0.1:" + std::to_string(first.port());
+  try {
+    mempool::http::Server second(config);
+    FAIL("the second server listens on " << address << " too");
+  } catch (const std::system_error& e) {
+    INFO(e.what());
+    CHECK(std::string_view(e.what()).find("cannot listen on " + address) != std::string_view::npos);
+    CHECK(e.code().value() == EADDRINUSE);
+  }
+  // The first one still gets every connection.
+  for (int i = 0; i < 20; ++i) {
+    Client c = first.connect();
+    REQUIRE(c.send(get("/hello")));
+    const auto r = c.read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
 }

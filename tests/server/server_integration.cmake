@@ -7,6 +7,8 @@ mempool_add_test(test_server_integration
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/integration_http_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/integration_limits_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/integration_connections_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/integration_close_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/integration_memory_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/integration_library_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/integration_batching_test.cpp
   LIBS mempool_http mempool_http_private

@@ -142,7 +142,7 @@ class BlockAllocator {
   std::size_t bytes_in_use() const noexcept;
 
   std::array<MemoryBlock*, indexed_lists> free_lists_{};
-  MemoryBlock* sink_ = nullptr;  ///< blocks over indexed_lists pages, unsorted, first fit
+  MemoryBlock* sink_ = nullptr;  ///< blocks over indexed_lists pages, unsorted, best fit (the first of the smallest)
   bool thread_safe_;
   std::thread::id owner_;
   mutable std::mutex mutex_;                              ///< used only when thread_safe_

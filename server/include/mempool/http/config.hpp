@@ -38,8 +38,10 @@ struct Limits {
   std::size_t max_uri_bytes = 8 * 1024;                 // request target: 414
   std::size_t max_body_bytes = 1024 * 1024;             // 413 (nginx client_max_body_size)
   std::size_t request_pool_capacity = 8 * 1024 * 1024;  // per-request pool budget: 500
+  std::size_t connection_memory = 16 * 1024 * 1024;     // per-connection budget, its requests' included: 503
   std::size_t max_connections = 10000;                  // connections, whole server: refuse/503
   std::uint32_t keepalive_requests = 1000;              // requests per connection (nginx keepalive_requests)
+  std::size_t linger_bytes = 8 * 1024 * 1024;           // discarded at most in a lingering close
 
   friend bool operator==(const Limits&, const Limits&) = default;
 };
@@ -51,6 +53,7 @@ struct Timeouts {
   std::chrono::milliseconds body{seconds{30}};            // between two reads of a request body
   std::chrono::milliseconds idle{seconds{75}};            // keep-alive wait for the next request
   std::chrono::milliseconds send{seconds{60}};            // between two successful writes
+  std::chrono::milliseconds linger{seconds{5}};           // lingering close: reading and discarding, in all
   std::chrono::milliseconds shutdown_grace{seconds{10}};  // graceful stop: in-flight requests may finish
 
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
