@@ -2,6 +2,7 @@
 # Installs what mempool needs, from Debian's packages only, and nothing that is already there.
 #   scripts/setup.sh            build and micro-benchmark dependencies (what scripts/run.sh needs)
 #   scripts/setup.sh test       the above plus the test tools: clang 16 with libFuzzer (scripts/fuzz.sh),
+#                               python3-prometheus-client (tests/ops: /metrics through a real parser),
 #                               nginx-light (the conformance suite's second column) and python3-h11
 #                               (the strict client that checks every answer)
 #   scripts/setup.sh loadtest   the build set plus wrk, nginx, h2o, gnuplot for loadtest/run.sh
@@ -19,6 +20,7 @@ packages=(
 if [[ "${1:-}" == "test" ]]; then
   packages+=(clang-16 libclang-rt-16-dev llvm-16)   # libFuzzer and its symbolizer (clang 14 lacks source_location)
   packages+=(nginx-light python3 python3-h11)       # tests/conformance: nginx beside mempool; h11 reads every answer
+  packages+=(python3-prometheus-client)             # tests/ops: /metrics read by a real Prometheus parser
 fi
 if [[ "${1:-}" == "loadtest" ]]; then
   packages+=(wrk nginx-light libnginx-mod-http-echo h2o gnuplot-nox apache2-utils python3 slowhttptest haproxy)

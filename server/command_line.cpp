@@ -28,6 +28,9 @@ constexpr Flag flag_table[] = {
     {Kind::setting, "--listen", "HOST:PORT", "address to listen on; [IPV6]:PORT for IPv6",
      [](ServerConfig& c, std::string_view v) { c.listen = check_listen(v); },
      [](const ServerConfig& d) { return format_listen(d.listen); }},
+    {Kind::setting, "--admin-listen", "HOST:PORT|off", "admin listener (/stats, /metrics), or off",
+     [](ServerConfig& c, std::string_view v) { c.admin.listen = check_admin_listen(v); },
+     [](const ServerConfig& d) { return d.admin.listen ? format_listen(*d.admin.listen) : std::string("off"); }},
     {Kind::setting, "--reactors", "N", "reactor threads, 0 for one per core",
      [](ServerConfig& c, std::string_view v) { c.reactors = check_reactors_text(v); },
      [](const ServerConfig& d) { return std::to_string(d.reactors); }},
@@ -40,6 +43,7 @@ constexpr Flag flag_table[] = {
     {Kind::setting, "--log-level", "LEVEL", "trace, debug, info, warn, error, critical or off",
      [](ServerConfig& c, std::string_view v) { c.log_level = check_log_level(v); },
      [](const ServerConfig& d) { return d.log_level; }},
+    {Kind::check_config, "--check-config", "", "check the config (and flags), print \"config OK\", exit", nullptr, nullptr},
     {Kind::help, "--help", "", "print this help and exit (also -h)", nullptr, nullptr},
     {Kind::version, "--version", "", "print the version and exit", nullptr, nullptr},
 };
@@ -103,6 +107,10 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
         if (inline_value) throw UsageError(std::string(name) + " takes no value");
         command_line.action = flag->kind == Kind::help ? CommandLine::Action::help : CommandLine::Action::version;
         return command_line;
+      case Kind::check_config:
+        if (inline_value) throw UsageError(std::string(name) + " takes no value");
+        command_line.action = CommandLine::Action::check_config;  // the other flags still count
+        break;
       case Kind::config_file:
         command_line.config = flag_value(*flag, inline_value, i, argc, argv);
         break;
@@ -127,6 +135,7 @@ fs::path default_config_path() {
 ServerConfig builtin_config(const fs::path& default_config) {
   ServerConfig config;
   config.root = (default_config.parent_path() / "www").lexically_normal();
+  config.admin.listen = ListenAddress{"127.0.0.1", 9090};
   return config;
 }
 

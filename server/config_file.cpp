@@ -98,6 +98,10 @@ class FileLoader {
         {"send", [&](const toml::node& n) { c.timeouts.send = duration(n); }},
         {"shutdown_grace", [&](const toml::node& n) { c.timeouts.shutdown_grace = duration(n); }},
     };
+    const Entry admin[] = {
+        {"listen",
+         [&](const toml::node& n) { c.admin.listen = check_admin_listen(string(n, admin_listen_form)); }},
+    };
     const Entry top[] = {
         {"listen", [&](const toml::node& n) { c.listen = check_listen(string(n, listen_form)); }},
         {"reactors", [&](const toml::node& n) { c.reactors = check_reactors(integer(n, "an integer")); }},
@@ -112,6 +116,7 @@ class FileLoader {
         {"limits", [&](const toml::node& n) { visit(table(n), "limits", limits); }},
         {"timeouts", [&](const toml::node& n) { visit(table(n), "timeouts", timeouts); }},
         {"routes", [&](const toml::node& n) { c.routes = routes(table(n)); }},
+        {"admin", [&](const toml::node& n) { visit(table(n), "admin", admin); }},
     };
     visit(document, "", top);
     check_limits_agree();
@@ -332,10 +337,10 @@ std::optional<Builtin> builtin_from_name(std::string_view name) noexcept {
 std::vector<RouteConfig> default_routes() {
   return {{"/hello", Builtin::hello},
           {"/echo", Builtin::echo},
-          {"/stats", Builtin::stats},
-          {"/metrics", Builtin::metrics},
           {"/", Builtin::static_files}};
 }
+
+std::vector<RouteConfig> default_admin_routes() { return {{"/stats", Builtin::stats}, {"/metrics", Builtin::metrics}}; }
 
 ServerConfig load_config(const fs::path& file, const ServerConfig& defaults) {
   const std::string text = read_whole_file(file);

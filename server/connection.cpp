@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <cstring>
 #include <exception>
@@ -37,6 +38,7 @@ struct Exchange {
   ReadBuffer buffer;      ///< the bytes read: this request, and maybe the start of the next
   ResponseWriter writer;  ///< the response being written
   int status = 0;         ///< of that response, for the counters and the access log
+  std::chrono::steady_clock::time_point started{};  ///< when it was parsed: the latency histogram
   bool keep_alive = true; ///< after that response
   bool continue_sent = false;
   http::Request request;  ///< for the access log
@@ -216,6 +218,7 @@ bool Connection::send_continue() noexcept {
 void Connection::respond() noexcept {
   Exchange& ex = *exchange_;
   if (!ex.parser.request(ex.buffer.data, ex.request)) return respond_error(500);  // the pool is full
+  ex.started = std::chrono::steady_clock::now();
   http::Request& req = ex.request;
   req.remote_address = peer_text(peer_, ex.request_pool);
   ++ctx_.counters.requests;
@@ -257,6 +260,7 @@ void Connection::respond() noexcept {
 // request used up.
 void Connection::respond_error(int status) noexcept {
   Exchange& ex = *exchange_;
+  ex.started = std::chrono::steady_clock::now();
   ex.request = {};
   ex.request.request_pool = &ex.request_pool;
   ex.request_pool.reset();
@@ -314,6 +318,7 @@ void Connection::refresh_deadline(Wait wait) noexcept {
 void Connection::finish_response() noexcept {
   Exchange& ex = *exchange_;
   ++requests_served_;
+  ctx_.counters.request_duration.observe(std::chrono::steady_clock::now() - ex.started);
   ++ctx_.counters.responses[static_cast<std::size_t>(ex.status / 100) % ctx_.counters.responses.size()];
   ctx_.access_log.write(ex.request, ex.status, ex.writer.bytes_sent(), ctx_.date.log_date());
   if (!ex.keep_alive) return close();

@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
       return exit_success;
     }
     config = resolve_config(command_line);
+    if (command_line.action == CommandLine::Action::check_config) {  // nginx -t
+      std::cout << "mempool-server: config OK ("
+                << (config.source.empty() ? std::string("built-in defaults") : config.source.string()) << ")\n";
+      return exit_success;
+    }
   } catch (const UsageError& e) {
     std::cerr << "mempool-server: " << e.what() << "\nTry 'mempool-server --help'.\n";
     return exit_usage;

@@ -23,6 +23,10 @@ std::chrono::milliseconds tick_interval_for(const Timeouts& t) {
 
 constexpr auto publish_interval = std::chrono::seconds(1);
 
+// Admin connections at once: a scraper, a dashboard or two, a health checker. They have their own
+// connection slots, so a full public listener does not lock the operator out.
+constexpr std::size_t admin_connections = 8;
+
 // Asio's own operations (the tick's wait) of which a reactor has at most a few at once.
 constexpr std::size_t handler_memory_waits = 16;
 
@@ -40,23 +44,34 @@ void add(http::OpenFileCacheStats& total, const http::OpenFileCacheStats& s) noe
 
 }  // namespace
 
-Reactor::Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup)
+Reactor::Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup, const http::RouteSetup& admin_setup)
     : id_(id),
       shared_(shared),
       setup_(setup),
+      admin_setup_(admin_setup),
+      config_(shared.config),
       tick_(io_.get_executor()),
       pools_(PoolManagerOptions{.allocator = &blocks_, .pool = {.tag = "connection"}}),
       ring_(shared.config.ring_buffer_bytes),
-      connections_(sizeof(Connection), shared.max_connections_per_reactor() + 1),
+      connections_(sizeof(Connection), shared.max_connections_per_reactor() + 1 + (id == 0 ? admin_connections : 0)),
       handler_memory_(handler_memory_waits),
       router_(shared.arena),
-      context_{shared.config, router_,   pools_, ring_, date_, deadlines_, counters_, shared.access_log,
-               *shared.error_log, id,    {&Reactor::release, this}},
+      admin_router_(shared.arena),
+      context_{config_, router_,   pools_, ring_, date_, deadlines_, counters_, shared.access_log,
+               *shared.error_log, id, {&Reactor::release, this}},
+      admin_context_{config_, admin_router_, pools_, ring_, date_, deadlines_, counters_, shared.access_log,
+                     *shared.error_log, id, {&Reactor::release_admin, this}},
       acceptor_(io_, handler_memory_, counters_, {&Reactor::admit, this}, id),
+      admin_acceptor_(io_, handler_memory_, counters_, {&Reactor::admit_admin, this}, id),
       max_connections_(shared.max_connections_per_reactor()),
-      tick_interval_(tick_interval_for(shared.config.timeouts)) {}
+      tick_interval_(tick_interval_for(config_.timeouts)) {}
 
 Reactor::~Reactor() { join(); }
+
+void Reactor::listen_admin(const asio::ip::tcp::endpoint& endpoint) {
+  admin_acceptor_.listen(endpoint);
+  admin_ = true;
+}
 
 // --- thread -------------------------------------------------------------------------------------
 
@@ -77,11 +92,13 @@ void Reactor::run() noexcept {
   date_.update(std::time(nullptr));
   try {
     setup_(router_, *this);
+    if (admin_) admin_setup_(admin_router_, *this);
   } catch (...) {
     ready_.set_exception(std::current_exception());
     return;
   }
   acceptor_.start();
+  if (admin_) admin_acceptor_.start();
   schedule_tick();
   ready_.set_value();
   io_.run();
@@ -96,8 +113,9 @@ void Reactor::stop() {
 void Reactor::begin_stop() noexcept {
   if (stopping_) return;
   stopping_ = true;
-  stop_deadline_ = coarse_now() + shared_.config.timeouts.shutdown_grace;
+  stop_deadline_ = coarse_now() + config_.timeouts.shutdown_grace;
   acceptor_.close();
+  if (admin_) admin_acceptor_.close();
   close_all(true);
   if (finished()) tick_.cancel();  // nothing left to wait for: run() returns now, not at the next tick
 }
@@ -122,12 +140,28 @@ void Reactor::close_all(bool idle_only) noexcept {
 
 bool Reactor::admit(void* self, Acceptor::Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept {
   auto& r = *static_cast<Reactor*>(self);
-  if (r.stopping_ || r.counters_.open >= r.max_connections_) return false;
+  if (r.stopping_ || r.counters_.open - r.admin_open_ >= r.max_connections_) return false;
   Connection* c = r.connections_.make<Connection>(r.context_, std::move(socket), peer);
   if (c == nullptr) return false;
   ++r.counters_.open;
   c->start();
   return true;
+}
+
+bool Reactor::admit_admin(void* self, Acceptor::Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept {
+  auto& r = *static_cast<Reactor*>(self);
+  if (r.stopping_ || r.admin_open_ >= admin_connections) return false;
+  Connection* c = r.connections_.make<Connection>(r.admin_context_, std::move(socket), peer);
+  if (c == nullptr) return false;
+  ++r.counters_.open;
+  ++r.admin_open_;
+  c->start();
+  return true;
+}
+
+void Reactor::release_admin(void* self, Connection& connection) noexcept {
+  --static_cast<Reactor*>(self)->admin_open_;
+  release(self, connection);
 }
 
 void Reactor::release(void* self, Connection& connection) noexcept {
@@ -162,7 +196,10 @@ void Reactor::on_tick() noexcept {
     shared_.scoreboard.publish(snapshot());
     shared_.access_log.flush();
   }
-  if (!stopping_) acceptor_.resume();
+  if (!stopping_) {
+    acceptor_.resume();
+    if (admin_) admin_acceptor_.resume();
+  }
   if (!finished()) schedule_tick();
 }
 

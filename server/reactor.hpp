@@ -45,8 +45,9 @@ namespace mempool::server {
 
 class Reactor final : private http::ReactorServices {
  public:
-  /// `setup` (the Server's) mounts this reactor's routes on its thread.
-  Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup);
+  /// `setup` (the Server's) mounts this reactor's routes on its thread; `admin_setup` the admin
+  /// listener's, if listen_admin() was called.
+  Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup, const http::RouteSetup& admin_setup);
   ~Reactor();
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
@@ -54,6 +55,9 @@ class Reactor final : private http::ReactorServices {
   /// Opens the acceptor on `endpoint` (port 0 picks one); before start().
   void listen(const asio::ip::tcp::endpoint& endpoint) { acceptor_.listen(endpoint); }
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  /// Opens the admin listener on `endpoint` (reactor 0 only); before start().
+  void listen_admin(const asio::ip::tcp::endpoint& endpoint);
+  asio::ip::tcp::endpoint admin_endpoint() const { return admin_acceptor_.local_endpoint(); }
   /// Starts the reactor's thread. The future is ready once the routes are set up and the reactor
   /// accepts; it holds the exception if the route setup threw (the thread has then ended).
   std::future<void> start();
@@ -80,7 +84,9 @@ class Reactor final : private http::ReactorServices {
 
   void run() noexcept;
   static bool admit(void* self, Acceptor::Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept;
+  static bool admit_admin(void* self, Acceptor::Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept;
   static void release(void* self, Connection& connection) noexcept;
+  static void release_admin(void* self, Connection& connection) noexcept;
   void schedule_tick() noexcept;
   void on_tick() noexcept;
   void begin_stop() noexcept;
@@ -90,6 +96,8 @@ class Reactor final : private http::ReactorServices {
   const unsigned id_;
   Shared& shared_;
   const http::RouteSetup& setup_;
+  const http::RouteSetup& admin_setup_;
+  ServerConfig config_;  ///< what this reactor's connections read: limits, timeouts, Server header
   asio::io_context io_{1};  // concurrency hint 1: one thread, no locking in the scheduler
   Timer tick_;
   // Before the pools: a request pool's cleanup may release a file into a static-file handler's
@@ -102,11 +110,16 @@ class Reactor final : private http::ReactorServices {
   FixedPool connections_;
   HandlerMemory handler_memory_;
   http::Router router_;
+  http::Router admin_router_;
   DateCache date_;
   DeadlineLists<Connection> deadlines_;
   http::ReactorCounters counters_;
   ConnectionContext context_;  ///< what each Connection sees of this reactor
+  ConnectionContext admin_context_;  ///< the same, with the admin routes
   Acceptor acceptor_;
+  Acceptor admin_acceptor_;
+  bool admin_ = false;          ///< the admin listener is open
+  std::size_t admin_open_ = 0;  ///< admin connections open (counted in counters_.open too)
   std::size_t max_connections_;
   std::chrono::milliseconds tick_interval_;
   Clock::time_point next_publish_{};

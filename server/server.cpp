@@ -71,9 +71,11 @@ Handler builtin(Builtin which, ReactorServices& reactor, const ServerConfig& con
 
 std::string Endpoint::to_string() const { return server::format_listen({address_, port_}); }
 
-void mount_routes(Router& routes, ReactorServices& reactor, const ServerConfig& config) {
+namespace {
+
+void mount(Router& routes, ReactorServices& reactor, const ServerConfig& config, const std::vector<RouteConfig>& list) {
   Handler files;  // one static-file handler, so one open-file cache, for every "static" route
-  for (const RouteConfig& route : config.routes) {
+  for (const RouteConfig& route : list) {
     const bool is_files = route.handler == Builtin::static_files;
     if (is_files && !files) files = builtin(route.handler, reactor, config);
     Handler handler = is_files ? files : builtin(route.handler, reactor, config);
@@ -85,6 +87,12 @@ void mount_routes(Router& routes, ReactorServices& reactor, const ServerConfig& 
   }
 }
 
+}  // namespace
+
+void mount_routes(Router& routes, ReactorServices& reactor, const ServerConfig& config) {
+  mount(routes, reactor, config, config.routes);
+}
+
 // --- Server -------------------------------------------------------------------------------------
 
 class Server::Impl {
@@ -92,14 +100,19 @@ class Server::Impl {
   Impl(ServerConfig config, RouteSetup routes) : setup(std::move(routes)), shared(std::move(config)) {
     server::set_error_log_level(shared.config.log_level);
     const auto address = resolve(shared.config.listen);
-    for (unsigned i = 0; i < shared.reactors(); ++i) reactors.push_back(std::make_unique<Reactor>(i, shared, setup));
+    for (unsigned i = 0; i < shared.reactors(); ++i)
+      reactors.push_back(std::make_unique<Reactor>(i, shared, setup, admin_setup));
     // The first reactor picks the port (port 0 in tests); the others join it on SO_REUSEPORT.
     reactors.front()->listen(address);
     const auto bound = reactors.front()->local_endpoint();
     for (std::size_t i = 1; i < reactors.size(); ++i) reactors[i]->listen(bound);
+    if (shared.config.admin.listen) reactors.front()->listen_admin(resolve(*shared.config.admin.listen));
   }
 
   const RouteSetup setup;  ///< before the reactors, which call it
+  const RouteSetup admin_setup{[this](Router& routes, ReactorServices& reactor) {
+    mount(routes, reactor, shared.config, shared.config.admin.routes);
+  }};
   Shared shared;
   std::vector<std::unique_ptr<Reactor>> reactors;
   bool started = false;
@@ -147,10 +160,22 @@ void Server::start() {
   }
   const auto ep = endpoint();
   impl_->shared.error_log->info("listening on http://{}/ with {} reactors", ep.to_string(), reactors());
+  if (const auto admin = admin_endpoint())
+    impl_->shared.error_log->info("admin listener on http://{}/ ({})", admin->to_string(), [&] {
+      std::string paths;
+      for (const RouteConfig& r : impl_->shared.config.admin.routes) paths += (paths.empty() ? "" : ", ") + r.path;
+      return paths;
+    }());
 }
 
 Endpoint Server::endpoint() const {
   const auto ep = impl_->reactors.front()->local_endpoint();
+  return Endpoint(ep.address().to_string(), ep.port());
+}
+
+std::optional<Endpoint> Server::admin_endpoint() const {
+  if (!impl_->shared.config.admin.listen) return std::nullopt;
+  const auto ep = impl_->reactors.front()->admin_endpoint();
   return Endpoint(ep.address().to_string(), ep.port());
 }
 

@@ -92,6 +92,15 @@ ListenAddress check_listen(std::string_view text) {
   return *std::move(address);
 }
 
+const std::string admin_listen_form = "\"off\" or " + listen_form;
+
+std::optional<ListenAddress> check_admin_listen(std::string_view text) {
+  if (text == "off") return std::nullopt;
+  auto address = parse_listen(text);
+  if (!address) throw Invalid{"must be " + admin_listen_form + ", got " + in_quotes(text)};
+  return *std::move(address);
+}
+
 ListenAddress check_listen(const ListenAddress& address) {
   if (!valid_host(address.host) || address.port == 0)
     throw Invalid{"must be " + listen_form + ", got host " + in_quotes(address.host) + " port " +

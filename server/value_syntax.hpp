@@ -73,6 +73,7 @@ std::string in_quotes(std::string_view s);
 // --- The checks (each throws Invalid, or returns the value to store) ------------------------
 
 extern const std::string listen_form;  ///< what a listen address looks like, for messages
+extern const std::string admin_listen_form;  ///< the same, or "off"
 
 template <class T>
 std::string range_text(T min, T max, const std::string& got) {
@@ -82,6 +83,8 @@ std::string size_range_text(Range<std::size_t> range, const std::string& got);
 
 ListenAddress check_listen(std::string_view text);
 ListenAddress check_listen(const ListenAddress& address);
+/// [admin] listen: "off" (nullopt) or a listen address.
+std::optional<ListenAddress> check_admin_listen(std::string_view text);
 unsigned check_reactors(std::int64_t n);
 /// --reactors: a whole number in range (its own message for "4x" or "-1").
 unsigned check_reactors_text(std::string_view text);

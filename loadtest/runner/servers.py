@@ -89,6 +89,14 @@ keepalive_requests = {KEEPALIVE_REQUESTS}
 [timeouts]
 idle = "{IDLE_TIMEOUT_SECONDS}s"
 shutdown_grace = "2s"
+
+# The runner reads /stats on the port it loads (the admin listener is off: --admin-listen off).
+[routes]
+"/hello" = "hello"
+"/echo" = "echo"
+"/stats" = "stats"
+"/metrics" = "metrics"
+"/" = "static"
 """)
     return path
 
@@ -205,7 +213,7 @@ def _command(ctx: Context, name: str, port: int, log_level: str) -> tuple[list[s
     if name in MEMPOOL_NAMES:
         binary = ctx.mempool_server if name == "mempool" else ctx.portable_server
         return [str(binary), "--config", str(_mempool_config(ctx)),
-                "--listen", f"127.0.0.1:{port}", "--reactors", "1", "--root", str(ctx.www),
+                "--listen", f"127.0.0.1:{port}", "--admin-listen", "off", "--reactors", "1", "--root", str(ctx.www),
                 "--access-log", "off", "--log-level", log_level], {} if name == "mempool" else _portable_notes(ctx)
     if name == "floor":
         return [str(ctx.tool("floor_server")), "--port", str(port)], \

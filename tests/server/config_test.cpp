@@ -86,7 +86,7 @@ std::string usage_error(std::initializer_list<const char*> args) {
 }
 
 const std::string top_keys =
-    "listen, reactors, root, access_log, log_level, server_name, ring_buffer, limits, timeouts, routes";
+    "listen, reactors, root, access_log, log_level, server_name, ring_buffer, limits, timeouts, routes, admin";
 const std::string limits_keys =
     "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, max_connections, "
     "keepalive_requests";
@@ -138,6 +138,7 @@ TEST_CASE("the shipped config equals the built-in defaults") {
   CHECK(file.limits == builtin.limits);
   CHECK(file.timeouts == builtin.timeouts);
   CHECK(file.routes == builtin.routes);
+  CHECK(file.admin == builtin.admin);
   CHECK(builtin.source.empty());
 }
 
@@ -747,7 +748,45 @@ TEST_CASE("every setting flag of the table is accepted, applied and shown in the
     CHECK_FALSE(flag.value.empty());
     CHECK(help.find(std::string(flag.name) + " " + std::string(flag.value)) != std::string::npos);
   }
-  CHECK(settings == 5);
+  CHECK(settings == 6);
+}
+
+// The admin listener: loopback 9090 for mempool-server, off for a library user, "off" in the file
+// or on the command line turns it off, and a bad address is reported at the value.
+TEST_CASE("admin listen defaults to 127.0.0.1:9090 for the server, off for the library, and reads off") {
+  CHECK(builtin_config().admin.listen == ListenAddress{"127.0.0.1", 9090});
+  CHECK_FALSE(ServerConfig{}.admin.listen);
+  CHECK(ServerConfig{}.admin.routes == mempool::http::default_admin_routes());
+  TempDir dir;
+  CHECK_FALSE(load_text(dir, "[admin]\nlisten = \"off\"\n").admin.listen);
+  CHECK(load_text(dir, "[admin]\nlisten = \"[::1]:9191\"\n").admin.listen == ListenAddress{"::1", 9191});
+  check_error(text_error(dir, "[admin]\nlisten = \"nowhere\"\n"), dir.path() / "server.toml", 2, 10,
+              "'admin.listen' must be \"off\" or HOST:PORT like \"127.0.0.1:8080\" or \"[::1]:8080\", port 1 to "
+              "65535, got \"nowhere\"");
+  check_error(text_error(dir, "[admin]\nport = 1\n"), dir.path() / "server.toml", 2, 1,
+              "unknown key 'port' in [admin] (known: listen)");
+  CHECK_FALSE(resolved(dir, {"--admin-listen", "off"}).admin.listen);
+  CHECK(resolved(dir, {"--admin-listen=127.0.0.1:9999"}).admin.listen == ListenAddress{"127.0.0.1", 9999});
+  CHECK(usage_error({"--admin-listen", "x"}).starts_with("--admin-listen must be \"off\" or HOST:PORT"));
+}
+
+// The public default layout leaves the figures to the admin listener.
+TEST_CASE("the default public routes carry no stats and the admin routes carry stats and metrics") {
+  for (const RouteConfig& r : default_routes()) {
+    CHECK(r.handler != Builtin::stats);
+    CHECK(r.handler != Builtin::metrics);
+  }
+  CHECK(mempool::http::default_admin_routes() ==
+        std::vector<RouteConfig>{{"/stats", Builtin::stats}, {"/metrics", Builtin::metrics}});
+}
+
+// --check-config is an action that still reads the other flags (nginx -t with -c).
+TEST_CASE("the --check-config flag is an action and keeps the other flags") {
+  const CommandLine c = parse({"--check-config", "--config", "x.toml", "--reactors", "2"});
+  CHECK(c.action == CommandLine::Action::check_config);
+  CHECK(c.config == fs::path("x.toml"));
+  CHECK(c.settings.size() == 1);
+  CHECK(usage_error({"--check-config=yes"}) == "--check-config takes no value");
 }
 
 // --help and --version are actions, not overrides.

@@ -197,7 +197,7 @@ TEST_CASE("the built-ins mount at any path with the reactor's services") {
   CHECK(fetch(server, get("/pools"))->body == "1");  // the connection asking holds one
   const auto after = fetch(server, get("/status"));
   CHECK(json_number(after->body, "open_files", "misses") >= 1);  // its cache counts in /stats
-  CHECK(fetch(server, get("/prometheus"))->body.find("mempool_open_files_misses{reactor=\"0\"}") !=
+  CHECK(fetch(server, get("/prometheus"))->body.find("mempool_open_files_misses_total{reactor=\"0\"}") !=
         std::string::npos);
 }
 
@@ -225,9 +225,9 @@ TEST_CASE("stats publishes every allocator instance the server creates") {
     INFO(group);
     CHECK(r->body.find("\"" + std::string(group) + "\":{") != std::string::npos);
   }
-  CHECK(json_number(r->body, "handler_memory_large", "slice_size") == 512);
+  CHECK(json_number(r->body, "handler_memory_large", "slice_size_bytes") == 512);
   CHECK(json_number(r->body, "handler_memory_large", "in_use") == 1);  // the pending accept
-  CHECK(json_number(r->body, "handler_memory", "slice_size") == 128);
+  CHECK(json_number(r->body, "handler_memory", "slice_size_bytes") == 128);
 }
 
 // The access log: one combined-format line per response, written out by the time the server stops.

@@ -41,6 +41,7 @@ struct ReactorCounters {
   std::uint64_t timeouts = 0;        ///< connections closed by a deadline
   std::uint64_t ring_fallbacks = 0;  ///< read buffers taken from a pool because the ring had no room
   std::uint64_t continues = 0;       ///< "100 Continue" sent
+  LatencyHistogram request_duration; ///< parsed request to response written, per response
 };
 
 /// Everything /stats shows for one reactor, copied at one moment.

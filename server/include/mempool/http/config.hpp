@@ -79,8 +79,24 @@ struct RouteConfig {
   friend bool operator==(const RouteConfig&, const RouteConfig&) = default;
 };
 
-/// mempool-server's layout: /hello, /echo, /stats, /metrics, and the static files under /.
+/// mempool-server's public layout: /hello, /echo, and the static files under /. (/stats and
+/// /metrics are on the admin listener; a [routes] table may mount them here too.)
 std::vector<RouteConfig> default_routes();
+
+/// The admin listener's layout: /stats and /metrics.
+std::vector<RouteConfig> default_admin_routes();
+
+/// The admin listener (DESIGN §4): the figures, apart from the public address, loopback by
+/// default. Served by reactor 0, on its own socket, with its own routes; its connections count
+/// against no public limit but get one connection slot each from a small reserve.
+struct AdminConfig {
+  /// nullopt: off. The library's default is off (an embedded server binds only what it is told);
+  /// mempool-server's built-in default is 127.0.0.1:9090 (command_line.hpp).
+  std::optional<ListenAddress> listen;
+  std::vector<RouteConfig> routes = default_admin_routes();
+
+  friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
+};
 
 struct ServerConfig {
   ListenAddress listen;
@@ -93,6 +109,7 @@ struct ServerConfig {
   Limits limits;
   Timeouts timeouts;
   std::vector<RouteConfig> routes = default_routes();  // what Server(config) mounts
+  AdminConfig admin;                                // [admin]: the stats listener
   std::filesystem::path source;                     // the file it was loaded from (empty: built-in defaults)
 };
 

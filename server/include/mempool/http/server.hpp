@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,8 @@ class Server {
   void start();
   /// The address actually bound (port 0 in the config picks one).
   Endpoint endpoint() const;
+  /// The admin listener's address (config.admin.listen), or nullopt when it is off.
+  std::optional<Endpoint> admin_endpoint() const;
   /// Graceful stop, from any thread, any number of times: stop accepting, close idle
   /// connections, let requests in progress finish within timeouts.shutdown_grace.
   void stop();
