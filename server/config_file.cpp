@@ -110,6 +110,12 @@ class FileLoader {
          [&](const toml::node& n) {
            c.access_log = check_access_log(string(n, "a file path or \"off\""), base_);
          }},
+        {"access_log_format",
+         [&](const toml::node& n) { c.access_log_format = check_access_log_format(string(n)); }},
+        {"error_log",
+         [&](const toml::node& n) {
+           c.error_log = check_error_log(string(n, "a file path or \"stderr\""), base_);
+         }},
         {"log_level", [&](const toml::node& n) { c.log_level = check_log_level(string(n)); }},
         {"server_name", [&](const toml::node& n) { c.server_name = check_server_name(string(n)); }},
         {"ring_buffer", [&](const toml::node& n) { c.ring_buffer_bytes = size(n, ring_buffer_range); }},

@@ -104,10 +104,45 @@ void Reactor::run() noexcept {
   io_.run();
   shared_.scoreboard.publish(snapshot());  // the final figures, for the stats at exit
   shared_.access_log.flush();              // every line out by the time the server has stopped
+  done_.store(true, std::memory_order_release);
 }
 
 void Reactor::stop() {
   asio::post(io_, [this] { begin_stop(); });
+}
+
+void Reactor::stop_now() {
+  asio::post(io_, [this] {
+    begin_stop();
+    close_all(false);
+  });
+}
+
+void Reactor::reload(std::shared_ptr<const ServerConfig> next) {
+  asio::post(io_, [this, next = std::move(next)] { apply(*next); });
+}
+
+void Reactor::apply(const ServerConfig& next) noexcept {
+  if (stopping_) return;
+  const std::size_t max_connections = config_.limits.max_connections;  // sized the connection slots
+  config_.limits = next.limits;
+  config_.limits.max_connections = max_connections;
+  config_.timeouts = next.timeouts;
+  config_.server_name = next.server_name;
+  config_.root = next.root;
+  config_.routes = next.routes;
+  tick_interval_ = tick_interval_for(config_.timeouts);
+  http::Router fresh(shared_.arena);
+  reloading_ = true;
+  try {
+    setup_(fresh, *this);
+    router_ = std::move(fresh);
+  } catch (const std::exception& e) {
+    shared_.error_log->error("reactor {}: reload: the routes stay as they were: {}", id_, e.what());
+  } catch (...) {
+    shared_.error_log->error("reactor {}: reload: the routes stay as they were", id_);
+  }
+  reloading_ = false;
 }
 
 void Reactor::begin_stop() noexcept {
@@ -173,7 +208,14 @@ void Reactor::release(void* self, Connection& connection) noexcept {
 }
 
 http::StaticFiles& Reactor::add_static_files(std::string_view root, const http::StaticFilesOptions& options) {
-  return static_files_.emplace_back(root, shared_.mime, small_objects_, options);
+  // A reload keeps a handler over the same root (its cache stays warm, its descriptors are not
+  // doubled); one over another root is added, and the old one lives on: responses being sent
+  // may hold its files.
+  if (reloading_) {
+    for (StaticRoot& files : static_files_)
+      if (files.root == root) return files.files;
+  }
+  return static_files_.emplace_back(root, shared_.mime, small_objects_, options).files;
 }
 
 // --- the tick: dates, deadlines, housekeeping ---------------------------------------------------
@@ -216,7 +258,7 @@ http::ReactorSnapshot Reactor::snapshot() const noexcept {
   s.handler_memory_large = handler_memory_.large_stats();
   s.handler_memory_heap = handler_memory_.heap_allocations();
   s.small_objects = small_objects_.stats();
-  for (const http::StaticFiles& files : static_files_) add(s.open_files, files.cache().stats());
+  for (const StaticRoot& files : static_files_) add(s.open_files, files.files.cache().stats());
   return s;
 }
 

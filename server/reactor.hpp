@@ -17,9 +17,12 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <future>
+#include <memory>
 #include <list>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -64,7 +67,17 @@ class Reactor final : private http::ReactorServices {
   /// Graceful stop, from any thread: stop accepting, close idle connections, let the requests in
   /// progress finish within the grace period, then close the rest; the thread then ends.
   void stop();
+  /// A stop that does not wait for requests in progress: closes every connection now (a second
+  /// SIGINT/SIGTERM). From any thread.
+  void stop_now();
   void join();
+  /// True once the thread has finished (from any thread).
+  bool finished_running() const noexcept { return done_.load(std::memory_order_acquire); }
+  /// Applies `next` for new requests, from any thread (posted to the reactor's thread): limits but
+  /// max_connections, timeouts, the Server header, and the routes (the setup runs again, on a
+  /// fresh Router; a static-file handler over an unchanged root keeps its cache). Open connections
+  /// stay. What a reload cannot change (listen, reactors, ring_buffer, admin) is left alone.
+  void reload(std::shared_ptr<const ServerConfig> next);
 
   /// This reactor's figures now (its own thread only).
   http::ReactorSnapshot snapshot() const noexcept;
@@ -91,6 +104,7 @@ class Reactor final : private http::ReactorServices {
   void on_tick() noexcept;
   void begin_stop() noexcept;
   void close_all(bool idle_only) noexcept;
+  void apply(const ServerConfig& next) noexcept;
   bool finished() const noexcept { return stopping_ && counters_.open == 0; }
 
   const unsigned id_;
@@ -103,7 +117,15 @@ class Reactor final : private http::ReactorServices {
   // Before the pools: a request pool's cleanup may release a file into a static-file handler's
   // cache, which lives in the small-object allocator.
   SmallObjectAllocator small_objects_;
-  std::list<http::StaticFiles> static_files_;  ///< made by the route setup
+  /// A static-file handler and the root it was made for (a reload looks it up by root).
+  struct StaticRoot {
+    StaticRoot(std::string_view path, const http::MimeTypes& mime, SmallObjectAllocator& small,
+               const http::StaticFilesOptions& options)
+        : root(path), files(path, mime, small, options) {}
+    std::string root;
+    http::StaticFiles files;
+  };
+  std::list<StaticRoot> static_files_;  ///< made by the route setup
   BlockAllocator blocks_;
   PoolManager pools_;
   RingBuffer ring_;
@@ -125,6 +147,8 @@ class Reactor final : private http::ReactorServices {
   Clock::time_point next_publish_{};
   Clock::time_point stop_deadline_{};
   bool stopping_ = false;
+  bool reloading_ = false;  ///< the route setup runs again: add_static_files reuses a handler per root
+  std::atomic<bool> done_{false};
   std::promise<void> ready_;
   std::thread thread_;
 };

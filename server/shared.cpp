@@ -20,7 +20,7 @@ Shared::Shared(ServerConfig server_config)
     : config(std::move(server_config)),
       mime(arena),
       scoreboard(reactor_count(config)),
-      access_log(config.access_log),
+      access_log(config.access_log, config.access_log_format),
       error_log(server::error_log()) {}
 
 std::size_t Shared::max_connections_per_reactor() const noexcept {

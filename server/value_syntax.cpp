@@ -151,6 +151,22 @@ std::optional<fs::path> check_access_log(std::string_view value, const fs::path&
   return file;
 }
 
+http::AccessLogFormat check_access_log_format(std::string_view value) {
+  if (value == "combined") return http::AccessLogFormat::combined;
+  if (value == "json") return http::AccessLogFormat::json;
+  throw Invalid{"must be \"combined\" or \"json\", got " + in_quotes(value)};
+}
+
+std::optional<fs::path> check_error_log(std::string_view value, const fs::path& base) {
+  if (value == "stderr") return std::nullopt;
+  if (value.empty()) throw Invalid{"must be a file path or \"stderr\", got \"\""};
+  const fs::path file = (base / fs::path(value)).lexically_normal();
+  std::error_code ec;
+  if (fs::is_directory(file, ec))
+    throw Invalid{"must be a file path or \"stderr\": " + in_quotes(file.string()) + " is a directory"};
+  return file;
+}
+
 std::size_t check_size(std::size_t bytes, Range<std::size_t> range) {
   if (bytes < range.min || bytes > range.max) throw Invalid{size_range_text(range, format_size(bytes))};
   return bytes;

@@ -94,6 +94,10 @@ std::string check_server_name(std::string_view name);
 std::filesystem::path check_root(const std::filesystem::path& dir);
 /// "off", or a file path resolved against `base`.
 std::optional<std::filesystem::path> check_access_log(std::string_view value, const std::filesystem::path& base);
+/// "combined" or "json".
+http::AccessLogFormat check_access_log_format(std::string_view value);
+/// "stderr" (nullopt), or a file path resolved against `base`.
+std::optional<std::filesystem::path> check_error_log(std::string_view value, const std::filesystem::path& base);
 std::size_t check_size(std::size_t bytes, Range<std::size_t> range);
 std::chrono::milliseconds check_timeout(std::chrono::milliseconds d);
 /// A route path: starts with '/', no whitespace, control characters, '?' or '#'.

@@ -86,7 +86,8 @@ std::string usage_error(std::initializer_list<const char*> args) {
 }
 
 const std::string top_keys =
-    "listen, reactors, root, access_log, log_level, server_name, ring_buffer, limits, timeouts, routes, admin";
+    "listen, reactors, root, access_log, access_log_format, error_log, log_level, server_name, ring_buffer, limits, "
+    "timeouts, routes, admin";
 const std::string limits_keys =
     "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, max_connections, "
     "keepalive_requests";
@@ -139,6 +140,8 @@ TEST_CASE("the shipped config equals the built-in defaults") {
   CHECK(file.timeouts == builtin.timeouts);
   CHECK(file.routes == builtin.routes);
   CHECK(file.admin == builtin.admin);
+  CHECK(file.access_log_format == builtin.access_log_format);
+  CHECK(file.error_log == builtin.error_log);
   CHECK(builtin.source.empty());
 }
 
@@ -768,6 +771,20 @@ TEST_CASE("admin listen defaults to 127.0.0.1:9090 for the server, off for the l
   CHECK_FALSE(resolved(dir, {"--admin-listen", "off"}).admin.listen);
   CHECK(resolved(dir, {"--admin-listen=127.0.0.1:9999"}).admin.listen == ListenAddress{"127.0.0.1", 9999});
   CHECK(usage_error({"--admin-listen", "x"}).starts_with("--admin-listen must be \"off\" or HOST:PORT"));
+}
+
+// The access log's format and the error log's file, as the file says them.
+TEST_CASE("access_log_format reads combined or json and error_log reads stderr or a path") {
+  TempDir dir;
+  CHECK(ServerConfig{}.access_log_format == mempool::http::AccessLogFormat::combined);
+  CHECK(load_text(dir, "access_log_format = \"json\"\n").access_log_format == mempool::http::AccessLogFormat::json);
+  check_error(text_error(dir, "access_log_format = \"main\"\n"), dir.path() / "server.toml", 1, 21,
+              "'access_log_format' must be \"combined\" or \"json\", got \"main\"");
+  CHECK_FALSE(ServerConfig{}.error_log);
+  CHECK_FALSE(load_text(dir, "error_log = \"stderr\"\n").error_log);
+  CHECK(load_text(dir, "error_log = \"logs/error.log\"\n").error_log == dir.path() / "logs" / "error.log");
+  check_error(text_error(dir, "error_log = \".\"\n"), dir.path() / "server.toml", 1, 13,
+              "'error_log' must be a file path or \"stderr\": " + in_quotes((dir.path() / "").string()) + " is a directory");
 }
 
 // The public default layout leaves the figures to the admin listener.

@@ -246,9 +246,9 @@ TEST_CASE("the access log has a combined-format line for each response") {
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   REQUIRE(lines.size() == 2);
-  // remote - - [date] "request line" status bytes (the whole response, head included) "referer" "agent"
+  // address - - [date] "request line" status bytes (the whole response, head included) "referer" "agent"
   const std::regex combined(
-      R"re(127\.0\.0\.1:\d+ - - \[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d \+0000\] "([^"]*)" (\d+) (\d+) "([^"]*)" "([^"]*)")re");
+      R"re(127\.0\.0\.1 - - \[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d \+0000\] "([^"]*)" (\d+) (\d+) "([^"]*)" "([^"]*)")re");
   std::smatch m;
   INFO(lines[0]);
   REQUIRE(std::regex_match(lines[0], m, combined));

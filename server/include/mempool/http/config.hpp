@@ -56,6 +56,12 @@ struct Timeouts {
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
 
+/// The access log's line format (access_log.hpp in the server shows both).
+enum class AccessLogFormat : std::uint8_t {
+  combined,  // "combined": nginx's combined format
+  json,      // "json": one JSON object per line
+};
+
 /// The built-in handlers a config can mount (builtin.hpp), by the names [routes] uses.
 enum class Builtin : std::uint8_t {
   hello,         // "hello"
@@ -102,7 +108,9 @@ struct ServerConfig {
   ListenAddress listen;
   unsigned reactors = 0;                            // 0: one per core (std::thread::hardware_concurrency)
   std::filesystem::path root;                       // static files ("static" routes); empty: none
-  std::optional<std::filesystem::path> access_log;  // combined format; nullopt: off
+  std::optional<std::filesystem::path> access_log;  // nullopt: off
+  AccessLogFormat access_log_format = AccessLogFormat::combined;
+  std::optional<std::filesystem::path> error_log;   // nullopt: stderr
   std::string log_level = "info";                   // trace|debug|info|warn|error|critical|off
   std::string server_name = "mempool";              // the Server header
   std::size_t ring_buffer_bytes = 1 << 20;          // per-reactor read ring
