@@ -25,12 +25,14 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using namespace mempool::server;
 
-constexpr std::array<std::pair<Builtin, std::string_view>, 5> builtin_names{{
+constexpr std::array<std::pair<Builtin, std::string_view>, 7> builtin_names{{
     {Builtin::hello, "hello"},
     {Builtin::echo, "echo"},
     {Builtin::static_files, "static"},
     {Builtin::stats, "stats"},
     {Builtin::metrics, "metrics"},
+    {Builtin::dashboard, "dashboard"},
+    {Builtin::chart_js, "chart.js"},
 }};
 
 std::string read_whole_file(const fs::path& file) {
@@ -101,6 +103,7 @@ class FileLoader {
     const Entry admin[] = {
         {"listen",
          [&](const toml::node& n) { c.admin.listen = check_admin_listen(string(n, admin_listen_form)); }},
+        {"chart_js", [&](const toml::node& n) { c.admin.chart_js = path(n, "a file path"); }},
     };
     const Entry top[] = {
         {"listen", [&](const toml::node& n) { c.listen = check_listen(string(n, listen_form)); }},
@@ -346,7 +349,12 @@ std::vector<RouteConfig> default_routes() {
           {"/", Builtin::static_files}};
 }
 
-std::vector<RouteConfig> default_admin_routes() { return {{"/stats", Builtin::stats}, {"/metrics", Builtin::metrics}}; }
+std::vector<RouteConfig> default_admin_routes() {
+  return {{"/stats", Builtin::stats},
+          {"/metrics", Builtin::metrics},
+          {"/dashboard", Builtin::dashboard},
+          {"/dashboard/chart.js", Builtin::chart_js}};
+}
 
 ServerConfig load_config(const fs::path& file, const ServerConfig& defaults) {
   const std::string text = read_whole_file(file);

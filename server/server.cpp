@@ -61,6 +61,8 @@ Handler builtin(Builtin which, ReactorServices& reactor, const ServerConfig& con
     case Builtin::echo: return echo();
     case Builtin::stats: return stats(reactor);
     case Builtin::metrics: return metrics(reactor);
+    case Builtin::dashboard: return dashboard();
+    case Builtin::chart_js: return chart_js(config.admin.chart_js.string());
     case Builtin::static_files:
       if (config.root.empty())
         throw std::invalid_argument("a \"static\" route needs a root (ServerConfig::root, or root = in the file)");

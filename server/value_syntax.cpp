@@ -265,7 +265,7 @@ std::string check_route_path(std::string_view path) {
 
 Builtin check_builtin(std::string_view name) {
   if (const auto builtin = http::builtin_from_name(name)) return *builtin;
-  throw Invalid{"must name a built-in handler: hello, echo, static, stats or metrics; got " + in_quotes(name)};
+  throw Invalid{"must name a built-in handler: hello, echo, static, stats, metrics, dashboard or chart.js; got " + in_quotes(name)};
 }
 
 }  // namespace mempool::server

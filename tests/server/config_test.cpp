@@ -630,7 +630,8 @@ TEST_CASE("a [routes] table replaces the default routes, in the file's order") {
 
 // Every built-in has a name, and each name reads back to its built-in.
 TEST_CASE("every built-in's name reads back to it and unknown names do not") {
-  for (const Builtin b : {Builtin::hello, Builtin::echo, Builtin::static_files, Builtin::stats, Builtin::metrics}) {
+  for (const Builtin b : {Builtin::hello, Builtin::echo, Builtin::static_files, Builtin::stats, Builtin::metrics,
+                          Builtin::dashboard, Builtin::chart_js}) {
     INFO(mempool::http::builtin_name(b));
     CHECK(mempool::http::builtin_from_name(mempool::http::builtin_name(b)) == b);
   }
@@ -654,7 +655,7 @@ TEST_CASE("a bad route path is reported at the key and an unknown handler at the
   check_error(text_error(dir, "[routes]\n\"/a b\" = \"hello\"\n"), file, 2, 1,
               "a route in [routes] must be a path that starts with '/' (no spaces, '?' or '#'), got \"/a b\"");
   check_error(text_error(dir, "[routes]\n\"/x\" = \"greet\"\n"), file, 2, 8,
-              "route \"/x\" must name a built-in handler: hello, echo, static, stats or metrics; got \"greet\"");
+              "route \"/x\" must name a built-in handler: hello, echo, static, stats, metrics, dashboard or chart.js; got \"greet\"");
   check_error(text_error(dir, "[routes]\n\"/x\" = 1\n"), file, 2, 8,
               "route \"/x\" must be a string (the name of a built-in handler), not an integer");
   check_error(text_error(dir, "routes = \"hello\"\n"), file, 1, 10, "'routes' must be a table, not a string");
@@ -767,7 +768,7 @@ TEST_CASE("admin listen defaults to 127.0.0.1:9090 for the server, off for the l
               "'admin.listen' must be \"off\" or HOST:PORT like \"127.0.0.1:8080\" or \"[::1]:8080\", port 1 to "
               "65535, got \"nowhere\"");
   check_error(text_error(dir, "[admin]\nport = 1\n"), dir.path() / "server.toml", 2, 1,
-              "unknown key 'port' in [admin] (known: listen)");
+              "unknown key 'port' in [admin] (known: listen, chart_js)");
   CHECK_FALSE(resolved(dir, {"--admin-listen", "off"}).admin.listen);
   CHECK(resolved(dir, {"--admin-listen=127.0.0.1:9999"}).admin.listen == ListenAddress{"127.0.0.1", 9999});
   CHECK(usage_error({"--admin-listen", "x"}).starts_with("--admin-listen must be \"off\" or HOST:PORT"));
@@ -794,7 +795,10 @@ TEST_CASE("the default public routes carry no stats and the admin routes carry s
     CHECK(r.handler != Builtin::metrics);
   }
   CHECK(mempool::http::default_admin_routes() ==
-        std::vector<RouteConfig>{{"/stats", Builtin::stats}, {"/metrics", Builtin::metrics}});
+        std::vector<RouteConfig>{{"/stats", Builtin::stats},
+                                 {"/metrics", Builtin::metrics},
+                                 {"/dashboard", Builtin::dashboard},
+                                 {"/dashboard/chart.js", Builtin::chart_js}});
 }
 
 // --check-config is an action that still reads the other flags (nginx -t with -c).

@@ -2,6 +2,7 @@
 // apart from the public routes, which carry them only when the config asks.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -96,4 +97,37 @@ TEST_CASE("routes may mount stats on the public listener and the admin listener 
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(r->body.find("\"reactors\":[") != std::string::npos);
+}
+
+// The dashboard page and its chart library come from the server itself; a missing library is a
+// 404 for the script only, the page (which then shows figures without charts) is still served.
+TEST_CASE("admin listener serves the dashboard page and chart.js from the configured file") {
+  TempDir dir("mempool-admin-chart");
+  const auto script = dir.path() / "chart.min.js";
+  std::ofstream(script) << "window.Chart = function () {};\n";
+  http::ServerConfig config = admin_config();
+  config.admin.chart_js = script;
+  TestServer server(config);
+  const auto admin = server.server().admin_endpoint();
+  REQUIRE(admin);
+  const auto page = fetch(admin->port(), get("/dashboard"));
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->header("Content-Type") == "text/html; charset=utf-8");
+  CHECK(page->body.find("data-metric=") != std::string::npos);
+  CHECK(page->body.find("<script src=\"/dashboard/chart.js\">") != std::string::npos);
+  CHECK(page->body.find("http://") == std::string::npos);  // no external URL: nothing fetched from elsewhere
+  CHECK(page->body.find("https://") == std::string::npos);
+  const auto js = fetch(admin->port(), get("/dashboard/chart.js"));
+  REQUIRE(js);
+  CHECK(js->status == 200);
+  CHECK(js->body == "window.Chart = function () {};\n");
+  CHECK(fetch(server.port(), get("/dashboard"))->status != 200);  // not on the public port
+
+  config.admin.chart_js = dir.path() / "missing.js";
+  TestServer without(config);
+  const auto missing = fetch(without.server().admin_endpoint()->port(), get("/dashboard/chart.js"));
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(fetch(without.server().admin_endpoint()->port(), get("/dashboard"))->status == 200);
 }

@@ -69,6 +69,8 @@ enum class Builtin : std::uint8_t {
   static_files,  // "static": the files beneath ServerConfig::root
   stats,         // "stats"
   metrics,       // "metrics"
+  dashboard,     // "dashboard"
+  chart_js,      // "chart.js": the file AdminConfig::chart_js names
 };
 
 /// Its name in [routes]; builtin_from_name() reads it back (nullopt for an unknown name).
@@ -89,7 +91,7 @@ struct RouteConfig {
 /// /metrics are on the admin listener; a [routes] table may mount them here too.)
 std::vector<RouteConfig> default_routes();
 
-/// The admin listener's layout: /stats and /metrics.
+/// The admin listener's layout: /stats, /metrics, /dashboard and /dashboard/chart.js.
 std::vector<RouteConfig> default_admin_routes();
 
 /// The admin listener (DESIGN §4): the figures, apart from the public address, loopback by
@@ -100,6 +102,8 @@ struct AdminConfig {
   /// mempool-server's built-in default is 127.0.0.1:9090 (command_line.hpp).
   std::optional<ListenAddress> listen;
   std::vector<RouteConfig> routes = default_admin_routes();
+  /// The Chart.js file the dashboard loads (Debian's libjs-chart.js).
+  std::filesystem::path chart_js = "/usr/share/javascript/chart.js/chart.min.js";
 
   friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
 };
