@@ -28,7 +28,7 @@ constexpr Flag flag_table[] = {
     {Kind::setting, "--listen", "HOST:PORT", "address to listen on; [IPV6]:PORT for IPv6",
      [](ServerConfig& c, std::string_view v) { c.listen = check_listen(v); },
      [](const ServerConfig& d) { return format_listen(d.listen); }},
-    {Kind::setting, "--admin-listen", "HOST:PORT|off", "admin listener (/stats, /metrics), or off",
+    {Kind::setting, "--admin-listen", "HOST:PORT|off", "admin listener (/stats, /metrics, /dashboard), or off",
      [](ServerConfig& c, std::string_view v) { c.admin.listen = check_admin_listen(v); },
      [](const ServerConfig& d) { return d.admin.listen ? format_listen(*d.admin.listen) : std::string("off"); }},
     {Kind::setting, "--reactors", "N", "reactor threads, 0 for one per core",
@@ -37,7 +37,7 @@ constexpr Flag flag_table[] = {
     {Kind::setting, "--root", "DIR", "folder of static files",
      [](ServerConfig& c, std::string_view v) { c.root = check_root(fs::absolute(fs::path(v)).lexically_normal()); },
      [](const ServerConfig& d) { return d.root.string(); }},
-    {Kind::setting, "--access-log", "PATH|off", "access log file (combined format), or off",
+    {Kind::setting, "--access-log", "PATH|off", "access log file, or off",
      [](ServerConfig& c, std::string_view v) { c.access_log = check_access_log(v, fs::current_path()); },
      [](const ServerConfig& d) { return d.access_log ? d.access_log->string() : std::string("off"); }},
     {Kind::setting, "--log-level", "LEVEL", "trace, debug, info, warn, error, critical or off",
@@ -158,7 +158,7 @@ std::string help_text() {
   std::string text = "Usage: mempool-server [OPTIONS]\n\n";
   text += "The reference HTTP server of mempool: request-scoped memory pools for network servers.\n\n";
   text += "Options (each overrides the same setting of the config file):\n";
-  constexpr std::size_t column = 26;  // where the help starts: past the longest flag and value
+  constexpr std::size_t column = 32;  // where the help starts: past the longest flag and value
   // (Appended piece by piece: GCC 12 warns falsely about chains of std::string operator+.)
   for (const Flag& flag : flag_table) {
     const std::size_t start = text.size();
@@ -186,6 +186,8 @@ std::string help_text() {
   text += "\nEvery option also takes the form --option=VALUE. Relative paths in the config file\n";
   text += "resolve against the file's folder; on the command line, against the current folder.\n";
   text += "Limits, timeouts and routes are set in the config file; its comments list each with its default.\n\n";
+  text += "Signals: SIGINT or SIGTERM stops gracefully (the same again: at once), SIGHUP reloads the config\n";
+  text += "file (and these flags), SIGUSR1 reopens the log files.\n\n";
   text += "Exit status: 0 after a clean stop, 2 for a bad config file or command line, 1 otherwise.\n";
   return text;
 }
