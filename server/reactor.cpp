@@ -128,13 +128,13 @@ void Reactor::apply(const ServerConfig& next) noexcept {
   config_.limits = next.limits;
   config_.limits.max_connections = max_connections;
   config_.timeouts = next.timeouts;
-  config_.server_name = next.server_name;
-  config_.root = next.root;
-  config_.routes = next.routes;
   tick_interval_ = tick_interval_for(config_.timeouts);
-  http::Router fresh(shared_.arena);
   reloading_ = true;
   try {
+    config_.server_name = next.server_name;
+    config_.root = next.root;
+    config_.routes = next.routes;
+    http::Router fresh(shared_.arena);
     setup_(fresh, *this);
     router_ = std::move(fresh);
   } catch (const std::exception& e) {
