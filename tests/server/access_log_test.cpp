@@ -52,7 +52,7 @@ TEST_CASE("access log combined line is nginx's combined format without the port"
 }
 
 // A quote or a control byte from the client must not forge a field or a line (nginx: \x22).
-TEST_CASE("access log combined escapes quotes backslashes and bytes outside printable ASCII as \\xHH") {
+TEST_CASE("access log combined escapes quotes backslashes and bytes outside printable ASCII as hex like nginx") {
   const Header headers[] = {{"User-Agent", "a\"b\\c\x01\x7f\xc3\xa9"}};
   const std::string line =
       access_log_line(request("/\"q\"", headers), 200, 1, date, AccessLogFormat::combined);
