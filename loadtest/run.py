@@ -20,7 +20,7 @@ Modes:
 Results go to results/<timestamp>-<mode>/ (summary.md, results.json, PNG charts, logs, configs).
 Exit code: 0; 1 when a scenario failed (wrk errors, wrong answers), a check failed, or a soak,
 an attack on mempool or a cluster run missed its bar; 2 for a bad command line or a server that
-would not start (cluster: not root).
+would not start.
 """
 from __future__ import annotations
 

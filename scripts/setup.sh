@@ -2,6 +2,9 @@
 # Installs what mempool needs, from Debian's packages only, and nothing that is already there.
 #   scripts/setup.sh            build and micro-benchmark dependencies (what scripts/run.sh needs)
 #   scripts/setup.sh test       the above plus the test tools: clang 16 with libFuzzer (scripts/fuzz.sh),
+#                               python3-prometheus-client (tests/ops: /metrics through a real parser),
+#                               chromium, chromium-driver and python3-selenium (the dashboard, in a
+#                               headless browser),
 #                               nginx-light (the conformance suite's second column) and python3-h11
 #                               (the strict client that checks every answer)
 #   scripts/setup.sh loadtest   the build set plus wrk, nginx, h2o, gnuplot for loadtest/run.sh
@@ -15,10 +18,13 @@ packages=(
   catch2 curl                                   # tests
   libbenchmark-dev libapr1-dev                  # micro-benchmarks (APR pools as a contender)
   libjemalloc2 libmimalloc2.0                   # contenders loaded at run time where installed
+  libjs-chart.js                                # the admin dashboard's charts (mempool-server serves the file)
 )
 if [[ "${1:-}" == "test" ]]; then
   packages+=(clang-16 libclang-rt-16-dev llvm-16)   # libFuzzer and its symbolizer (clang 14 lacks source_location)
   packages+=(nginx-light python3 python3-h11)       # tests/conformance: nginx beside mempool; h11 reads every answer
+  packages+=(python3-prometheus-client)             # tests/ops: /metrics read by a real Prometheus parser
+  packages+=(chromium chromium-driver python3-selenium)  # tests/ops: the dashboard in a headless browser
 fi
 if [[ "${1:-}" == "loadtest" ]]; then
   packages+=(wrk nginx-light libnginx-mod-http-echo h2o gnuplot-nox apache2-utils python3 slowhttptest haproxy)

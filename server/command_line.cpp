@@ -28,18 +28,22 @@ constexpr Flag flag_table[] = {
     {Kind::setting, "--listen", "HOST:PORT", "address to listen on; [IPV6]:PORT for IPv6",
      [](ServerConfig& c, std::string_view v) { c.listen = check_listen(v); },
      [](const ServerConfig& d) { return format_listen(d.listen); }},
+    {Kind::setting, "--admin-listen", "HOST:PORT|off", "admin listener (/stats, /metrics, /dashboard), or off",
+     [](ServerConfig& c, std::string_view v) { c.admin.listen = check_admin_listen(v); },
+     [](const ServerConfig& d) { return d.admin.listen ? format_listen(*d.admin.listen) : std::string("off"); }},
     {Kind::setting, "--reactors", "N", "reactor threads, 0 for one per core",
      [](ServerConfig& c, std::string_view v) { c.reactors = check_reactors_text(v); },
      [](const ServerConfig& d) { return std::to_string(d.reactors); }},
     {Kind::setting, "--root", "DIR", "folder of static files",
      [](ServerConfig& c, std::string_view v) { c.root = check_root(fs::absolute(fs::path(v)).lexically_normal()); },
      [](const ServerConfig& d) { return d.root.string(); }},
-    {Kind::setting, "--access-log", "PATH|off", "access log file (combined format), or off",
+    {Kind::setting, "--access-log", "PATH|off", "access log file, or off",
      [](ServerConfig& c, std::string_view v) { c.access_log = check_access_log(v, fs::current_path()); },
      [](const ServerConfig& d) { return d.access_log ? d.access_log->string() : std::string("off"); }},
     {Kind::setting, "--log-level", "LEVEL", "trace, debug, info, warn, error, critical or off",
      [](ServerConfig& c, std::string_view v) { c.log_level = check_log_level(v); },
      [](const ServerConfig& d) { return d.log_level; }},
+    {Kind::check_config, "--check-config", "", "check the config (and flags), print \"config OK\", exit", nullptr, nullptr},
     {Kind::help, "--help", "", "print this help and exit (also -h)", nullptr, nullptr},
     {Kind::version, "--version", "", "print the version and exit", nullptr, nullptr},
 };
@@ -103,6 +107,10 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
         if (inline_value) throw UsageError(std::string(name) + " takes no value");
         command_line.action = flag->kind == Kind::help ? CommandLine::Action::help : CommandLine::Action::version;
         return command_line;
+      case Kind::check_config:
+        if (inline_value) throw UsageError(std::string(name) + " takes no value");
+        command_line.action = CommandLine::Action::check_config;  // the other flags still count
+        break;
       case Kind::config_file:
         command_line.config = flag_value(*flag, inline_value, i, argc, argv);
         break;
@@ -127,6 +135,7 @@ fs::path default_config_path() {
 ServerConfig builtin_config(const fs::path& default_config) {
   ServerConfig config;
   config.root = (default_config.parent_path() / "www").lexically_normal();
+  config.admin.listen = ListenAddress{"127.0.0.1", 9090};
   return config;
 }
 
@@ -149,7 +158,7 @@ std::string help_text() {
   std::string text = "Usage: mempool-server [OPTIONS]\n\n";
   text += "The reference HTTP server of mempool: request-scoped memory pools for network servers.\n\n";
   text += "Options (each overrides the same setting of the config file):\n";
-  constexpr std::size_t column = 26;  // where the help starts: past the longest flag and value
+  constexpr std::size_t column = 32;  // where the help starts: past the longest flag and value
   // (Appended piece by piece: GCC 12 warns falsely about chains of std::string operator+.)
   for (const Flag& flag : flag_table) {
     const std::size_t start = text.size();
@@ -177,6 +186,8 @@ std::string help_text() {
   text += "\nEvery option also takes the form --option=VALUE. Relative paths in the config file\n";
   text += "resolve against the file's folder; on the command line, against the current folder.\n";
   text += "Limits, timeouts and routes are set in the config file; its comments list each with its default.\n\n";
+  text += "Signals: SIGINT or SIGTERM stops gracefully (the same again: at once), SIGHUP reloads the config\n";
+  text += "file (and these flags), SIGUSR1 reopens the log files.\n\n";
   text += "Exit status: 0 after a clean stop, 2 for a bad config file or command line, 1 otherwise.\n";
   return text;
 }

@@ -35,7 +35,7 @@ class UsageError : public std::runtime_error {
 
 /// One flag: the table in command_line.cpp has every one, and --help is made from it.
 struct Flag {
-  enum class Kind { setting, config_file, help, version };
+  enum class Kind { setting, config_file, check_config, help, version };
   Kind kind;
   std::string_view name;   ///< "--listen"
   std::string_view value;  ///< the value's syntax, "HOST:PORT"; empty: the flag takes none
@@ -51,7 +51,7 @@ struct Flag {
 std::span<const Flag> flags() noexcept;
 
 struct CommandLine {
-  enum class Action { run, help, version };
+  enum class Action { run, check_config, help, version };
   /// A setting a flag gives, as written: applied in command-line order, so a later one wins.
   struct Setting {
     std::string flag;  ///< "--listen"

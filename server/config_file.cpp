@@ -25,12 +25,14 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using namespace mempool::server;
 
-constexpr std::array<std::pair<Builtin, std::string_view>, 5> builtin_names{{
+constexpr std::array<std::pair<Builtin, std::string_view>, 7> builtin_names{{
     {Builtin::hello, "hello"},
     {Builtin::echo, "echo"},
     {Builtin::static_files, "static"},
     {Builtin::stats, "stats"},
     {Builtin::metrics, "metrics"},
+    {Builtin::dashboard, "dashboard"},
+    {Builtin::chart_js, "chart.js"},
 }};
 
 std::string read_whole_file(const fs::path& file) {
@@ -102,6 +104,11 @@ class FileLoader {
         {"linger", [&](const toml::node& n) { c.timeouts.linger = duration(n); }},
         {"shutdown_grace", [&](const toml::node& n) { c.timeouts.shutdown_grace = duration(n); }},
     };
+    const Entry admin[] = {
+        {"listen",
+         [&](const toml::node& n) { c.admin.listen = check_admin_listen(string(n, admin_listen_form)); }},
+        {"chart_js", [&](const toml::node& n) { c.admin.chart_js = path(n, "a file path"); }},
+    };
     const Entry top[] = {
         {"listen", [&](const toml::node& n) { c.listen = check_listen(string(n, listen_form)); }},
         {"reactors", [&](const toml::node& n) { c.reactors = check_reactors(integer(n, "an integer")); }},
@@ -110,12 +117,19 @@ class FileLoader {
          [&](const toml::node& n) {
            c.access_log = check_access_log(string(n, "a file path or \"off\""), base_);
          }},
+        {"access_log_format",
+         [&](const toml::node& n) { c.access_log_format = check_access_log_format(string(n)); }},
+        {"error_log",
+         [&](const toml::node& n) {
+           c.error_log = check_error_log(string(n, "a file path or \"stderr\""), base_);
+         }},
         {"log_level", [&](const toml::node& n) { c.log_level = check_log_level(string(n)); }},
         {"server_name", [&](const toml::node& n) { c.server_name = check_server_name(string(n)); }},
         {"ring_buffer", [&](const toml::node& n) { c.ring_buffer_bytes = size(n, ring_buffer_range); }},
         {"limits", [&](const toml::node& n) { visit(table(n), "limits", limits); }},
         {"timeouts", [&](const toml::node& n) { visit(table(n), "timeouts", timeouts); }},
         {"routes", [&](const toml::node& n) { c.routes = routes(table(n)); }},
+        {"admin", [&](const toml::node& n) { visit(table(n), "admin", admin); }},
     };
     visit(document, "", top);
     check_limits_agree();
@@ -341,9 +355,14 @@ std::optional<Builtin> builtin_from_name(std::string_view name) noexcept {
 std::vector<RouteConfig> default_routes() {
   return {{"/hello", Builtin::hello},
           {"/echo", Builtin::echo},
-          {"/stats", Builtin::stats},
-          {"/metrics", Builtin::metrics},
           {"/", Builtin::static_files}};
+}
+
+std::vector<RouteConfig> default_admin_routes() {
+  return {{"/stats", Builtin::stats},
+          {"/metrics", Builtin::metrics},
+          {"/dashboard", Builtin::dashboard},
+          {"/dashboard/chart.js", Builtin::chart_js}};
 }
 
 ServerConfig load_config(const fs::path& file, const ServerConfig& defaults) {

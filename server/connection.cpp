@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <cstring>
 #include <exception>
@@ -39,6 +40,7 @@ struct Exchange {
   ReadBuffer spare;       ///< a fallback buffer the current one grew out of: for the next request
   ResponseWriter writer;  ///< the response being written
   int status = 0;         ///< of that response, for the counters and the access log
+  std::chrono::steady_clock::time_point started{};  ///< when it was parsed: the latency histogram
   bool keep_alive = true; ///< after that response
   bool continue_sent = false;
   bool unfinished = false;  ///< a response is queued borrowed: finish it once it is written
@@ -250,6 +252,7 @@ bool Connection::send_continue() noexcept {
 void Connection::respond() noexcept {
   Exchange& ex = *exchange_;
   if (!ex.parser.request(ex.buffer.data, ex.request)) return respond_error(500);  // the pool is full
+  ex.started = std::chrono::steady_clock::now();
   http::Request& req = ex.request;
   req.remote_address = peer_text(peer_, ex.request_pool);
   ++ctx_.counters.requests;
@@ -309,6 +312,7 @@ bool Connection::stage_response() noexcept {
 // request used up.
 void Connection::respond_error(int status) noexcept {
   Exchange& ex = *exchange_;
+  ex.started = std::chrono::steady_clock::now();
   linger_ = !ex.parser.message_complete();  // the rest of this request may still be on its way
   const bool head_only = ex.parser.head_request();
   ex.request = {};
@@ -395,6 +399,7 @@ void Connection::finish_response() noexcept {
   Exchange& ex = *exchange_;
   ex.unfinished = false;
   ++requests_served_;
+  ctx_.counters.request_duration.observe(std::chrono::steady_clock::now() - ex.started);
   ++ctx_.counters.responses[static_cast<std::size_t>(ex.status / 100) % ctx_.counters.responses.size()];
   ctx_.access_log.write(ex.request, ex.status, ex.writer.response_bytes(), ctx_.date.log_date());
   if (ex.writer.empty()) ex.writer.clear();  // written: a staged one waits for the batch's write

@@ -4,22 +4,55 @@
 #include <mutex>
 #include <string>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "log_file.hpp"
 
 namespace mempool::server {
 
+namespace {
+
+std::mutex made;
+std::shared_ptr<LogFile> own_sink;  ///< the sink of the logger made here; null if the application made it
+
+}  // namespace
+
 std::shared_ptr<spdlog::logger> error_log() {
-  static std::mutex made;
   const std::lock_guard lock(made);
   if (auto existing = spdlog::get("mempool")) return existing;
-  auto logger = spdlog::stderr_color_mt("mempool");
+  own_sink = std::make_shared<LogFile>(true);
+  auto logger = std::make_shared<spdlog::logger>("mempool", own_sink);
+  spdlog::initialize_logger(logger);
   spdlog::flush_every(std::chrono::seconds(1));
   return logger;
 }
 
 void set_error_log_level(std::string_view level) {
   error_log()->set_level(spdlog::level::from_str(std::string(level)));
+}
+
+void set_error_log_file(const std::optional<std::filesystem::path>& file) {
+  error_log();
+  std::shared_ptr<LogFile> sink;
+  {
+    const std::lock_guard lock(made);
+    sink = own_sink;
+  }
+  if (!sink || sink->file() == file) return;
+  if (file) {
+    sink->open(*file);
+  } else {
+    sink->close();
+  }
+}
+
+void reopen_error_log() {
+  std::shared_ptr<LogFile> sink;
+  {
+    const std::lock_guard lock(made);
+    sink = own_sink;
+  }
+  if (sink) sink->reopen();
 }
 
 }  // namespace mempool::server

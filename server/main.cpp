@@ -1,6 +1,7 @@
 // mempool-server: the reference HTTP server of the mempool framework, a thin main over
 // mempool::http::Server (the library): the command line and config (command_line.hpp), then
-// the built-ins where the config's [routes] say, until SIGINT or SIGTERM. `mempool-server --help`.
+// the built-ins where the config's [routes] say, until SIGINT or SIGTERM; SIGHUP reloads the config
+// (the file and the same flags again), SIGUSR1 reopens the logs. `mempool-server --help`.
 #include <exception>
 #include <iostream>
 
@@ -13,9 +14,13 @@
 
 int main(int argc, char** argv) {
   using namespace mempool::server;
+  // Before any thread starts (spdlog's flusher is one): every thread inherits the mask, so the
+  // signals wait for wait_for_signal() and none ends the process by its default action.
+  mempool::http::Server::block_signals();
   mempool::http::ServerConfig config;
+  CommandLine command_line;
   try {
-    const CommandLine command_line = parse_command_line(argc, argv);
+    command_line = parse_command_line(argc, argv);
     if (command_line.action == CommandLine::Action::help) {
       std::cout << help_text();
       return exit_success;
@@ -25,6 +30,11 @@ int main(int argc, char** argv) {
       return exit_success;
     }
     config = resolve_config(command_line);
+    if (command_line.action == CommandLine::Action::check_config) {  // nginx -t
+      std::cout << "mempool-server: config OK ("
+                << (config.source.empty() ? std::string("built-in defaults") : config.source.string()) << ")\n";
+      return exit_success;
+    }
   } catch (const UsageError& e) {
     std::cerr << "mempool-server: " << e.what() << "\nTry 'mempool-server --help'.\n";
     return exit_usage;
@@ -42,7 +52,7 @@ int main(int argc, char** argv) {
     }
     mempool::http::Server server(config);
     server.start();
-    server.wait_for_signal();
+    server.wait_for_signal([&command_line] { return resolve_config(command_line); });
     return exit_success;
   } catch (const std::exception& e) {
     error_log()->critical("{}", e.what());

@@ -23,6 +23,10 @@ std::chrono::milliseconds tick_interval_for(const Timeouts& t) {
 
 constexpr auto publish_interval = std::chrono::seconds(1);
 
+// Admin connections at once: a scraper, a dashboard or two, a health checker. They have their own
+// connection slots, so a full public listener does not lock the operator out.
+constexpr std::size_t admin_connections = 8;
+
 // Asio's own operations (the tick's wait) of which a reactor has at most a few at once.
 constexpr std::size_t handler_memory_waits = 16;
 
@@ -40,23 +44,34 @@ void add(http::OpenFileCacheStats& total, const http::OpenFileCacheStats& s) noe
 
 }  // namespace
 
-Reactor::Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup)
+Reactor::Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup, const http::RouteSetup& admin_setup)
     : id_(id),
       shared_(shared),
       setup_(setup),
+      admin_setup_(admin_setup),
+      config_(shared.config),
       tick_(io_.get_executor()),
       pools_(PoolManagerOptions{.allocator = &blocks_, .pool = {.tag = "connection"}}),
       ring_(shared.config.ring_buffer_bytes),
-      connections_(sizeof(Connection), shared.max_connections_per_reactor() + 1),
+      connections_(sizeof(Connection), shared.max_connections_per_reactor() + 1 + (id == 0 ? admin_connections : 0)),
       handler_memory_(handler_memory_waits),
       router_(shared.arena),
-      context_{shared.config, router_,   pools_, ring_, date_, deadlines_, counters_, shared.access_log,
-               *shared.error_log, id,    {&Reactor::release, this}},
+      admin_router_(shared.arena),
+      context_{config_, router_,   pools_, ring_, date_, deadlines_, counters_, shared.access_log,
+               *shared.error_log, id, {&Reactor::release, this}},
+      admin_context_{config_, admin_router_, pools_, ring_, date_, deadlines_, counters_, shared.access_log,
+                     *shared.error_log, id, {&Reactor::release_admin, this}},
       acceptor_(io_, handler_memory_, counters_, {&Reactor::admit, this}, id),
+      admin_acceptor_(io_, handler_memory_, counters_, {&Reactor::admit_admin, this}, id),
       max_connections_(shared.max_connections_per_reactor()),
-      tick_interval_(tick_interval_for(shared.config.timeouts)) {}
+      tick_interval_(tick_interval_for(config_.timeouts)) {}
 
 Reactor::~Reactor() { join(); }
+
+void Reactor::listen_admin(const asio::ip::tcp::endpoint& endpoint) {
+  admin_acceptor_.listen(endpoint);
+  admin_ = true;
+}
 
 // --- thread -------------------------------------------------------------------------------------
 
@@ -77,27 +92,65 @@ void Reactor::run() noexcept {
   date_.update(std::time(nullptr));
   try {
     setup_(router_, *this);
+    if (admin_) admin_setup_(admin_router_, *this);
   } catch (...) {
     ready_.set_exception(std::current_exception());
     return;
   }
   acceptor_.start();
+  if (admin_) admin_acceptor_.start();
   schedule_tick();
   ready_.set_value();
   io_.run();
   shared_.scoreboard.publish(snapshot());  // the final figures, for the stats at exit
   shared_.access_log.flush();              // every line out by the time the server has stopped
+  done_.store(true, std::memory_order_release);
 }
 
 void Reactor::stop() {
   asio::post(io_, [this] { begin_stop(); });
 }
 
+void Reactor::stop_now() {
+  asio::post(io_, [this] {
+    begin_stop();
+    close_all(false);
+  });
+}
+
+void Reactor::reload(std::shared_ptr<const ServerConfig> next) {
+  asio::post(io_, [this, next = std::move(next)] { apply(*next); });
+}
+
+void Reactor::apply(const ServerConfig& next) noexcept {
+  if (stopping_) return;
+  const std::size_t max_connections = config_.limits.max_connections;  // sized the connection slots
+  config_.limits = next.limits;
+  config_.limits.max_connections = max_connections;
+  config_.timeouts = next.timeouts;
+  tick_interval_ = tick_interval_for(config_.timeouts);
+  reloading_ = true;
+  try {
+    config_.server_name = next.server_name;
+    config_.root = next.root;
+    config_.routes = next.routes;
+    http::Router fresh(shared_.arena);
+    setup_(fresh, *this);
+    router_ = std::move(fresh);
+  } catch (const std::exception& e) {
+    shared_.error_log->error("reactor {}: reload: the routes stay as they were: {}", id_, e.what());
+  } catch (...) {
+    shared_.error_log->error("reactor {}: reload: the routes stay as they were", id_);
+  }
+  reloading_ = false;
+}
+
 void Reactor::begin_stop() noexcept {
   if (stopping_) return;
   stopping_ = true;
-  stop_deadline_ = coarse_now() + shared_.config.timeouts.shutdown_grace;
+  stop_deadline_ = coarse_now() + config_.timeouts.shutdown_grace;
   acceptor_.close();
+  if (admin_) admin_acceptor_.close();
   close_all(true);
   if (finished()) tick_.cancel();  // nothing left to wait for: run() returns now, not at the next tick
 }
@@ -122,12 +175,28 @@ void Reactor::close_all(bool idle_only) noexcept {
 
 bool Reactor::admit(void* self, Acceptor::Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept {
   auto& r = *static_cast<Reactor*>(self);
-  if (r.stopping_ || r.counters_.open >= r.max_connections_) return false;
+  if (r.stopping_ || r.counters_.open - r.admin_open_ >= r.max_connections_) return false;
   Connection* c = r.connections_.make<Connection>(r.context_, std::move(socket), peer);
   if (c == nullptr) return false;
   ++r.counters_.open;
   c->start();
   return true;
+}
+
+bool Reactor::admit_admin(void* self, Acceptor::Socket& socket, const asio::ip::tcp::endpoint& peer) noexcept {
+  auto& r = *static_cast<Reactor*>(self);
+  if (r.stopping_ || r.admin_open_ >= admin_connections) return false;
+  Connection* c = r.connections_.make<Connection>(r.admin_context_, std::move(socket), peer);
+  if (c == nullptr) return false;
+  ++r.counters_.open;
+  ++r.admin_open_;
+  c->start();
+  return true;
+}
+
+void Reactor::release_admin(void* self, Connection& connection) noexcept {
+  --static_cast<Reactor*>(self)->admin_open_;
+  release(self, connection);
 }
 
 void Reactor::release(void* self, Connection& connection) noexcept {
@@ -139,7 +208,14 @@ void Reactor::release(void* self, Connection& connection) noexcept {
 }
 
 http::StaticFiles& Reactor::add_static_files(std::string_view root, const http::StaticFilesOptions& options) {
-  return static_files_.emplace_back(root, shared_.mime, small_objects_, options);
+  // A reload keeps a handler over the same root (its cache stays warm, its descriptors are not
+  // doubled); one over another root is added, and the old one lives on: responses being sent
+  // may hold its files.
+  if (reloading_) {
+    for (StaticRoot& files : static_files_)
+      if (files.root == root) return files.files;
+  }
+  return static_files_.emplace_back(root, shared_.mime, small_objects_, options).files;
 }
 
 // --- the tick: dates, deadlines, housekeeping ---------------------------------------------------
@@ -162,7 +238,10 @@ void Reactor::on_tick() noexcept {
     shared_.scoreboard.publish(snapshot());
     shared_.access_log.flush();
   }
-  if (!stopping_) acceptor_.resume();
+  if (!stopping_) {
+    acceptor_.resume();
+    if (admin_) admin_acceptor_.resume();
+  }
   if (!finished()) schedule_tick();
 }
 
@@ -179,7 +258,7 @@ http::ReactorSnapshot Reactor::snapshot() const noexcept {
   s.handler_memory_large = handler_memory_.large_stats();
   s.handler_memory_heap = handler_memory_.heap_allocations();
   s.small_objects = small_objects_.stats();
-  for (const http::StaticFiles& files : static_files_) add(s.open_files, files.cache().stats());
+  for (const StaticRoot& files : static_files_) add(s.open_files, files.files.cache().stats());
   return s;
 }
 

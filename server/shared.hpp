@@ -33,7 +33,7 @@ class Shared {
   GlobalArena arena;  ///< route paths, MIME table: everything that lives as long as the server
   http::MimeTypes mime;
   Scoreboard scoreboard;
-  const AccessLog access_log;
+  AccessLog access_log;  ///< reconfigured by a reload, reopened by SIGUSR1
   const std::shared_ptr<spdlog::logger> error_log;
 
   unsigned reactors() const noexcept { return scoreboard.reactors(); }

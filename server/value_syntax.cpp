@@ -92,6 +92,15 @@ ListenAddress check_listen(std::string_view text) {
   return *std::move(address);
 }
 
+const std::string admin_listen_form = "\"off\" or " + listen_form;
+
+std::optional<ListenAddress> check_admin_listen(std::string_view text) {
+  if (text == "off") return std::nullopt;
+  auto address = parse_listen(text);
+  if (!address) throw Invalid{"must be " + admin_listen_form + ", got " + in_quotes(text)};
+  return *std::move(address);
+}
+
 ListenAddress check_listen(const ListenAddress& address) {
   if (!valid_host(address.host) || address.port == 0)
     throw Invalid{"must be " + listen_form + ", got host " + in_quotes(address.host) + " port " +
@@ -139,6 +148,22 @@ std::optional<fs::path> check_access_log(std::string_view value, const fs::path&
   std::error_code ec;
   if (fs::is_directory(file, ec))
     throw Invalid{"must be a file path or \"off\": " + in_quotes(file.string()) + " is a directory"};
+  return file;
+}
+
+http::AccessLogFormat check_access_log_format(std::string_view value) {
+  if (value == "combined") return http::AccessLogFormat::combined;
+  if (value == "json") return http::AccessLogFormat::json;
+  throw Invalid{"must be \"combined\" or \"json\", got " + in_quotes(value)};
+}
+
+std::optional<fs::path> check_error_log(std::string_view value, const fs::path& base) {
+  if (value == "stderr") return std::nullopt;
+  if (value.empty()) throw Invalid{"must be a file path or \"stderr\", got \"\""};
+  const fs::path file = (base / fs::path(value)).lexically_normal();
+  std::error_code ec;
+  if (fs::is_directory(file, ec))
+    throw Invalid{"must be a file path or \"stderr\": " + in_quotes(file.string()) + " is a directory"};
   return file;
 }
 
@@ -240,7 +265,7 @@ std::string check_route_path(std::string_view path) {
 
 Builtin check_builtin(std::string_view name) {
   if (const auto builtin = http::builtin_from_name(name)) return *builtin;
-  throw Invalid{"must name a built-in handler: hello, echo, static, stats or metrics; got " + in_quotes(name)};
+  throw Invalid{"must name a built-in handler: hello, echo, static, stats, metrics, dashboard or chart.js; got " + in_quotes(name)};
 }
 
 }  // namespace mempool::server

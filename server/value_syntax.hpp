@@ -75,6 +75,7 @@ std::string in_quotes(std::string_view s);
 // --- The checks (each throws Invalid, or returns the value to store) ------------------------
 
 extern const std::string listen_form;  ///< what a listen address looks like, for messages
+extern const std::string admin_listen_form;  ///< the same, or "off"
 
 template <class T>
 std::string range_text(T min, T max, const std::string& got) {
@@ -84,6 +85,8 @@ std::string size_range_text(Range<std::size_t> range, const std::string& got);
 
 ListenAddress check_listen(std::string_view text);
 ListenAddress check_listen(const ListenAddress& address);
+/// [admin] listen: "off" (nullopt) or a listen address.
+std::optional<ListenAddress> check_admin_listen(std::string_view text);
 unsigned check_reactors(std::int64_t n);
 /// --reactors: a whole number in range (its own message for "4x" or "-1").
 unsigned check_reactors_text(std::string_view text);
@@ -93,6 +96,10 @@ std::string check_server_name(std::string_view name);
 std::filesystem::path check_root(const std::filesystem::path& dir);
 /// "off", or a file path resolved against `base`.
 std::optional<std::filesystem::path> check_access_log(std::string_view value, const std::filesystem::path& base);
+/// "combined" or "json".
+http::AccessLogFormat check_access_log_format(std::string_view value);
+/// "stderr" (nullopt), or a file path resolved against `base`.
+std::optional<std::filesystem::path> check_error_log(std::string_view value, const std::filesystem::path& base);
 std::size_t check_size(std::size_t bytes, Range<std::size_t> range);
 std::chrono::milliseconds check_timeout(std::chrono::milliseconds d);
 /// A route path: starts with '/', no whitespace, control characters, '?' or '#'.

@@ -8,12 +8,35 @@ namespace mempool::http {
 namespace {
 
 using Row = StatsTable::Row;
+using Kind = StatsTable::Kind;
 using Text = std::pmr::string;
 
 void append_value(Text& out, std::uint64_t v) {
   char digits[24];
   auto end = fmt::format_to(digits, "{}", v);
   out.append(digits, end);
+}
+
+// A row's value: an integer, or microseconds written as seconds ("1.000250").
+void append_row_value(Text& out, const Row& r) {
+  if (r.kind != Kind::sum_micro) return append_value(out, r.value);
+  char digits[32];
+  auto end = fmt::format_to(digits, "{}.{:06}", r.value / 1'000'000, r.value % 1'000'000);
+  out.append(digits, end);
+}
+
+// Its key in JSON: the name, with its label's value or the histogram part after it.
+void append_json_key(Text& out, const Row& r) {
+  out += r.name;
+  switch (r.kind) {
+    case Kind::bucket: out += "_le_"; break;
+    case Kind::sum_micro: out += "_sum"; return;
+    case Kind::count: out += "_count"; return;
+    default:
+      if (r.label.name.empty()) return;
+      out += '_';
+  }
+  out += r.label.value;
 }
 
 // Rows of one scope, in the order they were reported, as {"group":{"name":v,...},...}.
@@ -29,11 +52,60 @@ void append_scope_json(Text& out, std::span<const Row> rows) {
       out += ',';
     }
     out += '"';
-    out += r.name;
+    append_json_key(out, r);
     out += "\":";
-    append_value(out, r.value);
+    append_row_value(out, r);
   }
   if (!group.empty()) out += '}';
+}
+
+// mempool_<group>_<name>, and _total for a counter (Prometheus naming).
+void append_family(Text& out, const Row& r) {
+  out += "mempool_";
+  out += r.group;
+  out += '_';
+  out += r.name;
+  if (r.kind == Kind::counter) out += "_total";
+}
+
+// # HELP and # TYPE of the family a row opens.
+void append_family_head(Text& out, const Row& r) {
+  out += "# HELP ";
+  append_family(out, r);
+  out += ' ';
+  out += r.help;  // literals without backslashes or newlines: nothing to escape
+  out += "\n# TYPE ";
+  append_family(out, r);
+  out += r.kind == Kind::counter ? " counter\n" : r.kind == Kind::gauge ? " gauge\n" : " histogram\n";
+}
+
+// One sample: name{reactor="N",label="v"} value.
+void append_sample(Text& out, const Row& r) {
+  append_family(out, r);
+  if (r.kind == Kind::bucket) out += "_bucket";
+  if (r.kind == Kind::sum_micro) out += "_sum";
+  if (r.kind == Kind::count) out += "_count";
+  const bool reactor = r.scope != StatsTable::process;
+  const bool label = !r.label.name.empty();
+  if (reactor || label) {
+    out += '{';
+    if (reactor) {
+      out += "reactor=\"";
+      append_value(out, static_cast<std::uint64_t>(r.scope));
+      out += '"';
+    }
+    if (label) {
+      if (reactor) out += ',';
+      out += r.label.name;
+      out += "=\"";
+      out += r.label.value;
+      out += '"';
+    }
+    out += '}';
+  }
+  out += ' ';
+  append_row_value(out, r);
+  out += '\n';
 }
 
 template <class Body>
@@ -85,31 +157,26 @@ std::string_view StatsTable::prometheus(RequestPool pool) const {
     return a.group != b.group ? a.group < b.group : a.name < b.name;
   });
   Text out(pool.resource());
-  out.reserve(80 * sorted.size());
+  out.reserve(120 * sorted.size());
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     const Row& r = sorted[i];
-    const bool new_family = i == 0 || r.group != sorted[i - 1].group || r.name != sorted[i - 1].name;
-    if (new_family) {
-      out += "# TYPE mempool_";
-      out += r.group;
-      out += '_';
-      out += r.name;
-      out += r.kind == Kind::counter ? " counter\n" : " gauge\n";
-    }
-    out += "mempool_";
-    out += r.group;
-    out += '_';
-    out += r.name;
-    if (r.scope != process) {
-      out += "{reactor=\"";
-      append_value(out, static_cast<std::uint64_t>(r.scope));
-      out += "\"}";
-    }
-    out += ' ';
-    append_value(out, r.value);
-    out += '\n';
+    if (i == 0 || r.group != sorted[i - 1].group || r.name != sorted[i - 1].name) append_family_head(out, r);
+    append_sample(out, r);
   }
   return pool.strdup(out);
+}
+
+void StatsTable::histogram(int scope, std::string_view group, std::string_view name, std::string_view help,
+                           const LatencyHistogram& h) {
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < LatencyHistogram::bounds_us.size(); ++i) {
+    cumulative += h.counts[i];
+    rows_.push_back({scope, group, name, help, cumulative, Kind::bucket, {"le", LatencyHistogram::bounds_text[i]}});
+  }
+  cumulative += h.counts.back();
+  rows_.push_back({scope, group, name, help, cumulative, Kind::bucket, {"le", "+Inf"}});
+  rows_.push_back({scope, group, name, help, h.sum_us, Kind::sum_micro, {}});
+  rows_.push_back({scope, group, name, help, cumulative, Kind::count, {}});
 }
 
 Handler stats_json_handler(StatsCollector collect) {

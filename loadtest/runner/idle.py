@@ -120,8 +120,8 @@ def measure(ctx: Context, server: servers.Server, connections: int, counter: Cou
 
 def _retained(stats: dict) -> dict:
     """What mempool keeps once the idle connections are gone, summed over reactors."""
-    figures = (("pool_manager", "idle"), ("pool_manager", "idle_bytes"), ("block_allocator", "bytes_in_use"),
-               ("block_allocator", "bytes_free"), ("connection_slots", "peak"), ("handler_memory", "peak"))
+    figures = (("pool_manager", "idle"), ("pool_manager", "idle_bytes"), ("block_allocator", "in_use_bytes"),
+               ("block_allocator", "free_bytes"), ("connection_slots", "peak"), ("handler_memory", "peak"))
     return {f"{group}.{name}": servers.sum_over_reactors(stats, group, name) for group, name in figures}
 
 

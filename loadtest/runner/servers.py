@@ -89,6 +89,14 @@ keepalive_requests = {KEEPALIVE_REQUESTS}
 [timeouts]
 idle = "{IDLE_TIMEOUT_SECONDS}s"
 shutdown_grace = "2s"
+
+# The runner reads /stats on the port it loads (the admin listener is off: --admin-listen off).
+[routes]
+"/hello" = "hello"
+"/echo" = "echo"
+"/stats" = "stats"
+"/metrics" = "metrics"
+"/" = "static"
 """)
     return path
 
@@ -200,12 +208,14 @@ def _not_hello(why: str) -> dict[str, str]:
     return {s.name: f"n/a: {why}" for s in scenarios.BY_NAME.values() if not s.hello_keep_alive}
 
 
-def _command(ctx: Context, name: str, port: int, log_level: str) -> tuple[list[str], dict[str, str]]:
+def _command(ctx: Context, name: str, port: int, log_level: str,
+             admin_port: int | None = None) -> tuple[list[str], dict[str, str]]:
     """The command line of a server, and its notes per scenario."""
     if name in MEMPOOL_NAMES:
         binary = ctx.mempool_server if name == "mempool" else ctx.portable_server
+        admin = f"127.0.0.1:{admin_port}" if admin_port else "off"
         return [str(binary), "--config", str(_mempool_config(ctx)),
-                "--listen", f"127.0.0.1:{port}", "--reactors", "1", "--root", str(ctx.www),
+                "--listen", f"127.0.0.1:{port}", "--admin-listen", admin, "--reactors", "1", "--root", str(ctx.www),
                 "--access-log", "off", "--log-level", log_level], {} if name == "mempool" else _portable_notes(ctx)
     if name == "floor":
         return [str(ctx.tool("floor_server")), "--port", str(port)], \
@@ -230,12 +240,13 @@ def _command(ctx: Context, name: str, port: int, log_level: str) -> tuple[list[s
 
 
 def start(ctx: Context, name: str, *, env: dict[str, str] | None = None, port: int | None = None,
-          label: str | None = None, log_level: str = "warn") -> Server:
+          label: str | None = None, log_level: str = "warn", admin_port: int | None = None) -> Server:
     """Starts a server pinned to SERVER_CPU and waits until it accepts connections. port: a given
     one instead of a free one; label: the name of its log (several instances of one server);
-    log_level: mempool's (info adds its final "stopped: N requests" line)."""
+    log_level: mempool's (info adds its final "stopped: N requests" line); admin_port: mempool's
+    admin listener (off without it)."""
     port = port or free_port()
-    argv, notes = _command(ctx, name, port, log_level)
+    argv, notes = _command(ctx, name, port, log_level, admin_port)
     log = ctx.logs / f"{label or name}.log"
     proc = ctx.processes.start(argv, cpu=SERVER_CPU, log=log, env={**os.environ, **(env or {})})
     if not wait_for_port(port, proc):

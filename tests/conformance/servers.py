@@ -102,7 +102,7 @@ def start_mempool(binary: Path, workdir: Path, www: Path) -> Server:
     config = workdir / "mempool.toml"
     config.write_text("# conformance test: built-in defaults; listen, root and reactors come as flags\n")
     return _spawn("mempool", [str(binary), "--config", str(config), "--listen", f"127.0.0.1:{port}",
-                              "--reactors", "1", "--root", str(www), "--access-log", "off",
+                              "--admin-listen", "off", "--reactors", "1", "--root", str(www), "--access-log", "off",
                               "--log-level", "error"], workdir, port)
 
 

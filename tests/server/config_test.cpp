@@ -86,7 +86,8 @@ std::string usage_error(std::initializer_list<const char*> args) {
 }
 
 const std::string top_keys =
-    "listen, reactors, root, access_log, log_level, server_name, ring_buffer, limits, timeouts, routes";
+    "listen, reactors, root, access_log, access_log_format, error_log, log_level, server_name, ring_buffer, limits, "
+    "timeouts, routes, admin";
 const std::string limits_keys =
     "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, connection_memory, "
     "max_connections, "
@@ -142,6 +143,9 @@ TEST_CASE("the shipped config equals the built-in defaults") {
   CHECK(file.limits == builtin.limits);
   CHECK(file.timeouts == builtin.timeouts);
   CHECK(file.routes == builtin.routes);
+  CHECK(file.admin == builtin.admin);
+  CHECK(file.access_log_format == builtin.access_log_format);
+  CHECK(file.error_log == builtin.error_log);
   CHECK(builtin.source.empty());
 }
 
@@ -641,7 +645,8 @@ TEST_CASE("a [routes] table replaces the default routes, in the file's order") {
 
 // Every built-in has a name, and each name reads back to its built-in.
 TEST_CASE("every built-in's name reads back to it and unknown names do not") {
-  for (const Builtin b : {Builtin::hello, Builtin::echo, Builtin::static_files, Builtin::stats, Builtin::metrics}) {
+  for (const Builtin b : {Builtin::hello, Builtin::echo, Builtin::static_files, Builtin::stats, Builtin::metrics,
+                          Builtin::dashboard, Builtin::chart_js}) {
     INFO(mempool::http::builtin_name(b));
     CHECK(mempool::http::builtin_from_name(mempool::http::builtin_name(b)) == b);
   }
@@ -665,7 +670,7 @@ TEST_CASE("a bad route path is reported at the key and an unknown handler at the
   check_error(text_error(dir, "[routes]\n\"/a b\" = \"hello\"\n"), file, 2, 1,
               "a route in [routes] must be a path that starts with '/' (no spaces, '?' or '#'), got \"/a b\"");
   check_error(text_error(dir, "[routes]\n\"/x\" = \"greet\"\n"), file, 2, 8,
-              "route \"/x\" must name a built-in handler: hello, echo, static, stats or metrics; got \"greet\"");
+              "route \"/x\" must name a built-in handler: hello, echo, static, stats, metrics, dashboard or chart.js; got \"greet\"");
   check_error(text_error(dir, "[routes]\n\"/x\" = 1\n"), file, 2, 8,
               "route \"/x\" must be a string (the name of a built-in handler), not an integer");
   check_error(text_error(dir, "routes = \"hello\"\n"), file, 1, 10, "'routes' must be a table, not a string");
@@ -762,7 +767,62 @@ TEST_CASE("every setting flag of the table is accepted, applied and shown in the
     CHECK_FALSE(flag.value.empty());
     CHECK(help.find(std::string(flag.name) + " " + std::string(flag.value)) != std::string::npos);
   }
-  CHECK(settings == 5);
+  CHECK(settings == 6);
+}
+
+// The admin listener: loopback 9090 for mempool-server, off for a library user, "off" in the file
+// or on the command line turns it off, and a bad address is reported at the value.
+TEST_CASE("admin listen defaults to 127.0.0.1:9090 for the server, off for the library, and reads off") {
+  CHECK(builtin_config().admin.listen == ListenAddress{"127.0.0.1", 9090});
+  CHECK_FALSE(ServerConfig{}.admin.listen);
+  CHECK(ServerConfig{}.admin.routes == mempool::http::default_admin_routes());
+  TempDir dir;
+  CHECK_FALSE(load_text(dir, "[admin]\nlisten = \"off\"\n").admin.listen);
+  CHECK(load_text(dir, "[admin]\nlisten = \"[::1]:9191\"\n").admin.listen == ListenAddress{"::1", 9191});
+  check_error(text_error(dir, "[admin]\nlisten = \"nowhere\"\n"), dir.path() / "server.toml", 2, 10,
+              "'admin.listen' must be \"off\" or HOST:PORT like \"127.0.0.1:8080\" or \"[::1]:8080\", port 1 to "
+              "65535, got \"nowhere\"");
+  check_error(text_error(dir, "[admin]\nport = 1\n"), dir.path() / "server.toml", 2, 1,
+              "unknown key 'port' in [admin] (known: listen, chart_js)");
+  CHECK_FALSE(resolved(dir, {"--admin-listen", "off"}).admin.listen);
+  CHECK(resolved(dir, {"--admin-listen=127.0.0.1:9999"}).admin.listen == ListenAddress{"127.0.0.1", 9999});
+  CHECK(usage_error({"--admin-listen", "x"}).starts_with("--admin-listen must be \"off\" or HOST:PORT"));
+}
+
+// The access log's format and the error log's file, as the file says them.
+TEST_CASE("access_log_format reads combined or json and error_log reads stderr or a path") {
+  TempDir dir;
+  CHECK(ServerConfig{}.access_log_format == mempool::http::AccessLogFormat::combined);
+  CHECK(load_text(dir, "access_log_format = \"json\"\n").access_log_format == mempool::http::AccessLogFormat::json);
+  check_error(text_error(dir, "access_log_format = \"main\"\n"), dir.path() / "server.toml", 1, 21,
+              "'access_log_format' must be \"combined\" or \"json\", got \"main\"");
+  CHECK_FALSE(ServerConfig{}.error_log);
+  CHECK_FALSE(load_text(dir, "error_log = \"stderr\"\n").error_log);
+  CHECK(load_text(dir, "error_log = \"logs/error.log\"\n").error_log == dir.path() / "logs" / "error.log");
+  check_error(text_error(dir, "error_log = \".\"\n"), dir.path() / "server.toml", 1, 13,
+              "'error_log' must be a file path or \"stderr\": " + in_quotes((dir.path() / "").string()) + " is a directory");
+}
+
+// The public default layout leaves the figures to the admin listener.
+TEST_CASE("the default public routes carry no stats and the admin routes carry stats and metrics") {
+  for (const RouteConfig& r : default_routes()) {
+    CHECK(r.handler != Builtin::stats);
+    CHECK(r.handler != Builtin::metrics);
+  }
+  CHECK(mempool::http::default_admin_routes() ==
+        std::vector<RouteConfig>{{"/stats", Builtin::stats},
+                                 {"/metrics", Builtin::metrics},
+                                 {"/dashboard", Builtin::dashboard},
+                                 {"/dashboard/chart.js", Builtin::chart_js}});
+}
+
+// --check-config is an action that still reads the other flags (nginx -t with -c).
+TEST_CASE("the --check-config flag is an action and keeps the other flags") {
+  const CommandLine c = parse({"--check-config", "--config", "x.toml", "--reactors", "2"});
+  CHECK(c.action == CommandLine::Action::check_config);
+  CHECK(c.config == fs::path("x.toml"));
+  CHECK(c.settings.size() == 1);
+  CHECK(usage_error({"--check-config=yes"}) == "--check-config takes no value");
 }
 
 // --help and --version are actions, not overrides.

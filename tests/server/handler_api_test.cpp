@@ -161,11 +161,11 @@ TEST_CASE("RequestPool allocates from the request pool and throws bad_alloc wher
 TEST_CASE("StatsTable renders JSON and Prometheus text and throws when the pool is full") {
   Pool pool;
   StatsTable table{RequestPool(pool)};
-  table.counter(0, "server", "requests", 3);
-  table.gauge(StatsTable::process, "global_arena", "pages", 1);
+  table.counter(0, "server", "requests", "Requests.", 3);
+  table.gauge(StatsTable::process, "global_arena", "pages", "Pages.", 1);
   CHECK(table.json(RequestPool(pool)) == "{\"reactors\":[{\"reactor\":0,\"server\":{\"requests\":3}}],"
                                           "\"process\":{\"global_arena\":{\"pages\":1}}}\n");
-  CHECK(table.prometheus(RequestPool(pool)).find("mempool_server_requests{reactor=\"0\"} 3\n") !=
+  CHECK(table.prometheus(RequestPool(pool)).find("mempool_server_requests_total{reactor=\"0\"} 3\n") !=
         std::string_view::npos);
   Pool full(PoolOptions{.capacity = 4096});
   while (full.alloc(64) != nullptr) {

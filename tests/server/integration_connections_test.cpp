@@ -296,8 +296,8 @@ TEST_CASE("metrics answers Prometheus text with TYPE lines") {
   CHECK(r->header("Content-Type").value_or("").starts_with("text/plain"));
   const std::string& text = r->body;
   CHECK(text.find("# TYPE mempool_pool_manager_outstanding gauge\n") != std::string::npos);
-  CHECK(text.find("# TYPE mempool_server_requests counter\n") != std::string::npos);
-  CHECK(text.find("mempool_server_requests{reactor=\"0\"} ") != std::string::npos);
+  CHECK(text.find("# TYPE mempool_server_requests_total counter\n") != std::string::npos);
+  CHECK(text.find("mempool_server_requests_total{reactor=\"0\"} ") != std::string::npos);
   CHECK(text.find("mempool_global_arena_pages ") != std::string::npos);
 }
 

@@ -17,6 +17,7 @@ long long stat(const TestServer& server, std::string_view group, std::string_vie
   Client c = server.connect();
   if (!c.send(get("/stats"))) return -1;
   const auto r = c.read_response();
+  if (r && r->status != 200) UNSCOPED_INFO("/stats: " << r->status_line);
   return r && r->status == 200 ? json_number(r->body, group, key) : -1;
 }
 
@@ -69,8 +70,8 @@ TEST_CASE("pipelined chunked 1 MiB POSTs take no fresh block from the OS per req
 TEST_CASE("a pipelining client behind a slow body is served within its connection budget") {
   auto config = test_config();
   config.ring_buffer_bytes = 4096;
-  config.limits.request_pool_capacity = 32 * 1024;
-  config.limits.connection_memory = 128 * 1024;
+  config.limits.request_pool_capacity = 64 * 1024;  // room for /stats' table
+  config.limits.connection_memory = 256 * 1024;     // 3000 fresh 1 KiB head buffers: 3 MiB
   config.limits.keepalive_requests = 100000;
   config.timeouts.body = config.timeouts.header = config.timeouts.idle = 10s;
   TestServer server(config);

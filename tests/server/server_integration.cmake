@@ -11,5 +11,6 @@ mempool_add_test(test_server_integration
           ${CMAKE_CURRENT_LIST_DIR}/integration_memory_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/integration_library_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/integration_batching_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/integration_admin_test.cpp
   LIBS mempool_http mempool_http_private
   LABELS thread)

@@ -282,9 +282,13 @@ class TestRoot {
 
 /// The config every test starts from: loopback, ephemeral port, one reactor, the shared root, no
 /// access log, warnings and errors only in the log, and 1 s timeouts (the reactor's tick, and so stop(), then takes at most 250 ms).
+/// /stats and /metrics are mounted on the public listener too (as a [routes] table may ask), so
+/// the suites read them on the port they test; the admin listener is off (its own tests turn it on).
 inline http::ServerConfig test_config() {
   http::ServerConfig config;
   config.listen = {"127.0.0.1", 0};
+  config.routes = http::default_routes();
+  config.routes.insert(config.routes.begin(), {{"/stats", http::Builtin::stats}, {"/metrics", http::Builtin::metrics}});
   config.reactors = 1;
   config.root = TestRoot::shared().root();
   config.access_log = std::nullopt;

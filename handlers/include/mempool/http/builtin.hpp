@@ -6,6 +6,8 @@
 ///   static_files(reactor, root)   GET/HEAD of the files beneath root (static_files.hpp)
 ///   stats(reactor)                GET: every allocator's figures per reactor, as JSON
 ///   metrics(reactor)              GET: the same, Prometheus text (version 0.0.4)
+///   dashboard()                   GET: a live page of those figures (polls /stats), with charts
+///   chart_js(path)                GET: the Chart.js file the page loads from /dashboard/chart.js
 /// The last three need a reactor's services: call them in the route setup's second form.
 /// Every handler follows the failure rule of router.hpp.
 #pragma once
@@ -35,5 +37,13 @@ Handler stats(ReactorServices& reactor);
 
 /// GET/HEAD /metrics: reactor.collect_stats() as Prometheus text.
 Handler metrics(ReactorServices& reactor);
+
+/// GET/HEAD /dashboard: one self-contained page that polls /stats each second and draws every
+/// allocator's figures, per reactor and in total, over the last 5 minutes (dashboard.cpp).
+Handler dashboard();
+
+/// GET/HEAD /dashboard/chart.js: the file at `path` (Debian's libjs-chart.js), read once now and
+/// served from memory; 404 when it could not be read (the dashboard then shows figures only).
+Handler chart_js(std::string_view path);
 
 }  // namespace mempool::http

@@ -43,6 +43,7 @@ struct ReactorCounters {
   std::uint64_t continues = 0;       ///< "100 Continue" sent
   std::uint64_t gather_writes = 0;   ///< sendmsg calls carrying responses (a batch of pipelined answers is one)
   std::uint64_t batch_yields = 0;    ///< turns a pipelining connection gave up with requests still waiting
+  LatencyHistogram request_duration; ///< parsed request to response written, per response
 };
 
 /// Everything /stats shows for one reactor, copied at one moment.

@@ -59,6 +59,12 @@ struct Timeouts {
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
 
+/// The access log's line format (access_log.hpp in the server shows both).
+enum class AccessLogFormat : std::uint8_t {
+  combined,  // "combined": nginx's combined format
+  json,      // "json": one JSON object per line
+};
+
 /// The built-in handlers a config can mount (builtin.hpp), by the names [routes] uses.
 enum class Builtin : std::uint8_t {
   hello,         // "hello"
@@ -66,6 +72,8 @@ enum class Builtin : std::uint8_t {
   static_files,  // "static": the files beneath ServerConfig::root
   stats,         // "stats"
   metrics,       // "metrics"
+  dashboard,     // "dashboard"
+  chart_js,      // "chart.js": the file AdminConfig::chart_js names
 };
 
 /// Its name in [routes]; builtin_from_name() reads it back (nullopt for an unknown name).
@@ -82,20 +90,41 @@ struct RouteConfig {
   friend bool operator==(const RouteConfig&, const RouteConfig&) = default;
 };
 
-/// mempool-server's layout: /hello, /echo, /stats, /metrics, and the static files under /.
+/// mempool-server's public layout: /hello, /echo, and the static files under /. (/stats and
+/// /metrics are on the admin listener; a [routes] table may mount them here too.)
 std::vector<RouteConfig> default_routes();
+
+/// The admin listener's layout: /stats, /metrics, /dashboard and /dashboard/chart.js.
+std::vector<RouteConfig> default_admin_routes();
+
+/// The admin listener (DESIGN §4): the figures, apart from the public address, loopback by
+/// default. Served by reactor 0, on its own socket, with its own routes; its connections count
+/// against no public limit but get one connection slot each from a small reserve.
+struct AdminConfig {
+  /// nullopt: off. The library's default is off (an embedded server binds only what it is told);
+  /// mempool-server's built-in default is 127.0.0.1:9090 (command_line.hpp).
+  std::optional<ListenAddress> listen;
+  std::vector<RouteConfig> routes = default_admin_routes();
+  /// The Chart.js file the dashboard loads (Debian's libjs-chart.js).
+  std::filesystem::path chart_js = "/usr/share/javascript/chart.js/chart.min.js";
+
+  friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
+};
 
 struct ServerConfig {
   ListenAddress listen;
   unsigned reactors = 0;                            // 0: one per core (std::thread::hardware_concurrency)
   std::filesystem::path root;                       // static files ("static" routes); empty: none
-  std::optional<std::filesystem::path> access_log;  // combined format; nullopt: off
+  std::optional<std::filesystem::path> access_log;  // nullopt: off
+  AccessLogFormat access_log_format = AccessLogFormat::combined;
+  std::optional<std::filesystem::path> error_log;   // nullopt: stderr
   std::string log_level = "info";                   // trace|debug|info|warn|error|critical|off
   std::string server_name = "mempool";              // the Server header
   std::size_t ring_buffer_bytes = 1 << 20;          // per-reactor read ring
   Limits limits;
   Timeouts timeouts;
   std::vector<RouteConfig> routes = default_routes();  // what Server(config) mounts
+  AdminConfig admin;                                // [admin]: the stats listener
   std::filesystem::path source;                     // the file it was loaded from (empty: built-in defaults)
 };
 

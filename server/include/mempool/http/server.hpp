@@ -23,7 +23,8 @@
 /// under that name) at config.log_level; the access log where config.access_log says.
 /// Signals: the reactor threads block SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 and SIGPIPE, so
 /// the process's signals reach the application's threads, and a peer's reset during sendfile
-/// raises nothing. Thread safety: stop() may be called from any thread; the rest from the
+/// raises nothing; block_signals() first in main() extends that to every thread, and
+/// wait_for_signal() acts on them (stop, reload, reopen the logs). Thread safety: stop() may be called from any thread; the rest from the
 /// thread that owns the Server. Failure: the constructor throws std::system_error when the
 /// address cannot be resolved or bound, or the access log opened; start() throws what a route
 /// setup threw (the server is then stopped).
@@ -32,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,14 +81,35 @@ class Server {
   void start();
   /// The address actually bound (port 0 in the config picks one).
   Endpoint endpoint() const;
+  /// The admin listener's address (config.admin.listen), or nullopt when it is off.
+  std::optional<Endpoint> admin_endpoint() const;
   /// Graceful stop, from any thread, any number of times: stop accepting, close idle
   /// connections, let requests in progress finish within timeouts.shutdown_grace.
   void stop();
   /// Returns once every reactor has finished.
   void wait();
-  /// Waits for SIGINT or SIGTERM (blocked in the calling thread meanwhile), then stops
-  /// gracefully, waits, logs what was served, and returns the signal's number.
-  int wait_for_signal();
+  /// Blocks SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGPIPE in the calling thread. Call it first in
+  /// main(), before any thread starts (a logger's flusher included): threads inherit the mask, so
+  /// these signals reach wait_for_signal() only, and none kills the process by its default action.
+  static void block_signals();
+  /// Waits for signals (blocked in the calling thread meanwhile) and acts on them:
+  ///   SIGHUP   reload(reload_config()): a config that fails to load is refused, its error logged,
+  ///            the config in force stays. Without reload_config: load_config(config.source),
+  ///            or nothing when the config came from no file.
+  ///   SIGUSR1  reopen_logs()
+  ///   SIGINT, SIGTERM  a graceful stop; the same signal again during the grace period closes every
+  ///            connection at once. Then waits, logs what was served, and returns the first
+  ///            stop signal's number.
+  int wait_for_signal(std::function<ServerConfig()> reload_config = {});
+  /// Applies `next` for new requests, from the thread that owns the Server: limits, timeouts,
+  /// log level, error and access log (file and format), the Server header, root and routes (the
+  /// route setup runs again on each reactor). Open connections stay open and keep working. listen,
+  /// reactors, ring_buffer, max_connections and admin need a restart: a change is logged and left
+  /// alone. Throws std::system_error if a log file cannot be opened (nothing is changed then).
+  void reload(ServerConfig next);
+  /// Opens the access and error log files again under their names (logrotate's postrotate).
+  /// Throws std::system_error if one cannot be opened.
+  void reopen_logs();
 
   unsigned reactors() const noexcept;
   /// The reactors' last published figures (after wait(): their final ones).
