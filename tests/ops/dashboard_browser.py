@@ -45,12 +45,23 @@ def browser() -> webdriver.Chrome:
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+def figures(driver, *names: str) -> list[float | None]:
+    """The named figures as the page shows them at one moment: one script, so no poll of the page
+    lands between two of them (a busy machine stretches the time between two WebDriver calls)."""
+    texts = driver.execute_script(
+        "return arguments[0].map(n => { const e = document.querySelector(`[data-metric=\"${n}\"]`);"
+        " return e ? e.textContent.trim() : null; })", list(names))
+    values = []
+    for text in texts:
+        try:
+            values.append(float(text))
+        except (TypeError, ValueError):
+            values.append(None)
+    return values
+
+
 def figure(driver, name: str) -> float | None:
-    text = driver.find_element(By.CSS_SELECTOR, f'[data-metric="{name}"]').text.strip()
-    try:
-        return float(text)
-    except ValueError:
-        return None
+    return figures(driver, name)[0]
 
 
 def traffic(server: Mempool, stop: threading.Event, sent: list[int]) -> None:
@@ -84,16 +95,21 @@ def check_live(driver, server: Mempool, screenshot: Path) -> None:
     for w in workers:
         w.join()
     wait_for("the requests figure to count the traffic",
-             lambda: figure(driver, "requests") >= before + sent[0], timeout=5)
+             lambda: figure(driver, "requests") >= before + sent[0], timeout=15)
     assert max(rates) > 0, f"requests/s never moved: {rates}"
     assert figure(driver, "connections_open") is not None
     for name in ("block_in_use_bytes", "pools_idle", "ring_used_bytes", "connection_slots_in_use",
                  "open_files", "allocation_failures"):
         assert figure(driver, name) is not None, f"{name} is not a number"
-    per_reactor = [figure(driver, f"requests.reactor{r}") for r in (0, 1)]
-    assert None not in per_reactor and sum(per_reactor) == figure(driver, "requests"), per_reactor
-    points = driver.execute_script(
-        "return Object.values(window.mempoolDashboard.charts).map(c => c.data.datasets.map(d => d.data.length))")
+    total, *per_reactor = figures(driver, "requests", "requests.reactor0", "requests.reactor1")
+    assert None not in per_reactor and sum(per_reactor) == total, (total, per_reactor)
+
+    def chart_points():
+        return driver.execute_script(
+            "return Object.values(window.mempoolDashboard.charts).map(c => c.data.datasets.map(d => d.data.length))")
+    wait_for("three points in every chart", lambda: all(n >= 3 for chart in chart_points() for n in chart),
+             timeout=15)
+    points = chart_points()
     assert len(points) == 8, points
     assert all(n >= 3 for chart in points for n in chart), f"charts without points: {points}"
     errors = severe(driver)
