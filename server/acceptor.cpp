@@ -40,6 +40,7 @@ void Acceptor::listen(const asio::ip::tcp::endpoint& endpoint) {
     }
     acceptor_.bind(endpoint);
     acceptor_.listen(asio::socket_base::max_listen_connections);
+    acceptor_.non_blocking(true);  // accept_queued() stops at EAGAIN instead of waiting
   } catch (const std::system_error& e) {
     throw std::system_error(e.code(), "cannot listen on " + address_text(endpoint));
   }
@@ -84,18 +85,39 @@ void Acceptor::accept() noexcept {
 
 void Acceptor::on_accept(std::error_code ec, Socket socket) noexcept {
   if (ec == asio::error::operation_aborted || closed_) return;
-  if (ec) {
-    // Out of descriptors, most likely: the owner's next tick resumes rather than spin.
-    try {
-      error_log()->warn("reactor {}: accept failed: {}", reactor_, ec.message());
-    } catch (...) {
+  if (ec) return pause(ec);
+  take(socket);
+  if (accept_queued()) accept();
+}
+
+bool Acceptor::accept_queued() noexcept {
+  for (unsigned taken = 1; taken < max_accepts_per_wakeup && !closed_; ++taken) {
+    Socket socket(acceptor_.get_executor());  // no allocation: the socket's state lives in it
+    std::error_code ec;
+    acceptor_.accept(socket, peer_, ec);
+    if (ec == asio::error::would_block) return true;
+    if (ec == asio::error::connection_aborted) continue;  // the client gave up while queued
+    if (ec) {
+      pause(ec);
+      return false;
     }
-    paused_ = true;
-    return;
+    take(socket);
   }
+  return !closed_;
+}
+
+void Acceptor::take(Socket& socket) noexcept {
   ++counters_.accepts;
   if (!admit_.admit(admit_.owner, socket, peer_)) refuse(socket);
-  accept();
+}
+
+void Acceptor::pause(std::error_code ec) noexcept {
+  // Out of descriptors, most likely: the owner's next tick resumes rather than spin.
+  try {
+    error_log()->warn("reactor {}: accept failed: {}", reactor_, ec.message());
+  } catch (...) {
+  }
+  paused_ = true;
 }
 
 void Acceptor::refuse(Socket& socket) noexcept {

@@ -3,7 +3,9 @@
 /// with SO_REUSEPORT, so every reactor of the server binds the same address and the kernel
 /// spreads the connections; accepts with its Asio operation in the reactor's handler memory; and
 /// hands each new socket to its owner, which admits it or has it refused (a canned 503, then
-/// close). An accept that fails (out of descriptors, most likely) pauses accepting until
+/// close). Once the listening socket is ready it takes what the kernel has queued, up to
+/// max_accepts_per_wakeup or EAGAIN, before waiting again (nginx's multi_accept, bounded so a
+/// burst of connections cannot starve the reactor's others). An accept that fails (out of descriptors, most likely) pauses accepting until
 /// resume() instead of spinning.
 ///
 /// Single-threaded: the reactor's thread, after listen() (which the server calls before the
@@ -56,8 +58,18 @@ class Acceptor {
  private:
   using ListeningSocket = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
 
+  /// Connections taken per readiness of the listening socket, at most.
+  static constexpr unsigned max_accepts_per_wakeup = 16;
+
   void accept() noexcept;
   void on_accept(std::error_code ec, Socket socket) noexcept;
+  /// After one accept: takes up to max_accepts_per_wakeup - 1 more queued connections without
+  /// waiting. False when accepting stopped (closed, or paused by a failed accept).
+  bool accept_queued() noexcept;
+  /// Counts an accepted socket and hands it to the owner, or refuses it.
+  void take(Socket& socket) noexcept;
+  /// Logs a failed accept and pauses until resume().
+  void pause(std::error_code ec) noexcept;
   void refuse(Socket& socket) noexcept;
 
   ListeningSocket acceptor_;

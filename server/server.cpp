@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -16,6 +17,7 @@
 #include <spdlog/logger.h>
 
 #include <mempool/http/builtin.hpp>
+#include <mempool/http/open_file_cache.hpp>
 
 #include "error_log.hpp"
 #include "reactor.hpp"
@@ -54,6 +56,45 @@ class SignalMask {
  private:
   sigset_t previous_;
 };
+
+bool serves_files(const std::vector<RouteConfig>& routes) {
+  return std::any_of(routes.begin(), routes.end(), [](const RouteConfig& r) { return r.handler == Builtin::static_files; });
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (nginx's worker_rlimit_nofile, without the
+/// extra directive) and checks it against the descriptors `config` may hold open at once: its
+/// connections, an open-file cache per reactor that serves files, and its listening sockets.
+/// Short of that: a warning naming the numbers (the server still starts; an accept that finds no
+/// descriptor pauses, see Acceptor). Short of even the listeners (and stdin, stdout, stderr): an error.
+void raise_descriptor_limit(const ServerConfig& config, unsigned reactors, spdlog::logger& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  const rlim_t soft = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = soft;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return;
+  const std::size_t have = limit.rlim_cur;
+  const std::string limit_text = std::to_string(have) +
+                                 (have != soft ? " (raised from " + std::to_string(soft) + "; hard limit "
+                                               : " (hard limit ") +
+                                 (limit.rlim_max == RLIM_INFINITY ? "unlimited" : std::to_string(limit.rlim_max)) + ")";
+  const std::size_t listeners = reactors + (config.admin.listen ? 1 : 0);
+  constexpr std::size_t stdio = 3;
+  if (have < listeners + stdio)
+    throw std::runtime_error("open-file limit is " + limit_text + ", too low for even the " +
+                             std::to_string(listeners) + " listeners");
+  const std::size_t caches =
+      serves_files(config.routes) ? reactors : (config.admin.listen && serves_files(config.admin.routes) ? 1 : 0);
+  const std::size_t entries = OpenFileCacheOptions{}.max_entries;
+  const std::size_t need = config.limits.max_connections + caches * entries + listeners;
+  if (need > have)
+    log.warn("open-file limit is {}, below the {} descriptors the config may hold open: max_connections {} + "
+             "open-file caches {} x {} + {} listeners; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower "
+             "limits.max_connections",
+             limit_text, need, config.limits.max_connections, caches, entries, listeners);
+}
 
 Handler builtin(Builtin which, ReactorServices& reactor, const ServerConfig& config) {
   switch (which) {
@@ -105,6 +146,7 @@ class Server::Impl {
       : setup(std::move(routes)), shared(std::move(config)), live(std::make_shared<const ServerConfig>(shared.config)) {
     server::set_error_log_file(shared.config.error_log);
     server::set_error_log_level(shared.config.log_level);
+    raise_descriptor_limit(shared.config, shared.reactors(), *shared.error_log);
     const auto address = resolve(shared.config.listen);
     for (unsigned i = 0; i < shared.reactors(); ++i)
       reactors.push_back(std::make_unique<Reactor>(i, shared, setup, admin_setup));

@@ -1,25 +1,15 @@
 #include "shared.hpp"
 
 #include <algorithm>
-#include <thread>
 
 #include "error_log.hpp"
 
 namespace mempool::server {
 
-namespace {
-
-unsigned reactor_count(const ServerConfig& config) {
-  if (config.reactors != 0) return config.reactors;
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-}  // namespace
-
 Shared::Shared(ServerConfig server_config)
     : config(std::move(server_config)),
       mime(arena),
-      scoreboard(reactor_count(config)),
+      scoreboard(http::reactor_count(config)),
       access_log(config.access_log, config.access_log_format),
       error_log(server::error_log()) {}
 

@@ -50,12 +50,13 @@ class Mempool:
     def write_config(self, text: str) -> None:
         self.config.write_text(text.format(port=self.port, admin=self.admin, dir=self.workdir))
 
-    def start(self, text: str, extra: list[str] | None = None) -> "Mempool":
+    def start(self, text: str, extra: list[str] | None = None, preexec_fn=None) -> "Mempool":
+        """`preexec_fn` runs in the child before exec (a test sets resource limits there)."""
         self.write_config(text)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen([str(self.binary), "--config", str(self.config), *(extra or [])],
                                          stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         cwd=self.workdir)
+                                         cwd=self.workdir, preexec_fn=preexec_fn)
         wait_for(f"mempool-server to listen on {self.port}", self._listening, START_TIMEOUT_S)
         return self
 

@@ -480,6 +480,39 @@ TEST_CASE("max_uri_bytes larger than max_header_bytes is an error at the key the
               "'limits.max_uri_bytes' (8k) must not be larger than 'limits.max_header_bytes' (4k)");
 }
 
+// The parser's spans are 32-bit offsets into the read buffer, which holds head and body: a body
+// limit past them would wrap offsets instead of answering 413.
+TEST_CASE("max_body_bytes past the parser's 32-bit offsets is an error at the key") {
+  TempDir dir;
+  check_error(text_error(dir, "[limits]\nrequest_pool_capacity = \"8g\"\nconnection_memory = \"8g\"\n"
+                              "max_body_bytes = \"4g\"\n"),
+              dir.path() / "server.toml", 4, 18,
+              "'limits.max_body_bytes' (4g) plus 'limits.max_header_bytes' (16k) must fit the parser's 32-bit "
+              "offsets (at most 4294967295 bytes)");
+}
+
+// The body lies in the read buffer, which grows in the request pool: a body limit above the pool
+// could only ever answer 500, never 413.
+TEST_CASE("max_body_bytes larger than request_pool_capacity is an error at the key the file set") {
+  TempDir dir;
+  check_error(text_error(dir, "[limits]\nmax_body_bytes = \"9m\"\n"), dir.path() / "server.toml", 2, 18,
+              "'limits.max_body_bytes' (9m) must not be larger than 'limits.request_pool_capacity' (8m): a "
+              "request's body is held in its pool");
+  check_error(text_error(dir, "[limits]\nrequest_pool_capacity = \"512k\"\n"), dir.path() / "server.toml", 2, 25,
+              "'limits.max_body_bytes' (1m) must not be larger than 'limits.request_pool_capacity' (512k): a "
+              "request's body is held in its pool");
+}
+
+// Each reactor holds at least one connection, so max_connections below the reactor count would
+// silently allow more connections than it says.
+TEST_CASE("max_connections below the reactor count is an error at the key the file set") {
+  TempDir dir;
+  check_error(text_error(dir, "reactors = 4\n[limits]\nmax_connections = 3\n"), dir.path() / "server.toml", 3, 19,
+              "'limits.max_connections' (3) must not be smaller than the number of reactors (4): each reactor "
+              "holds at least one connection");
+  CHECK_NOTHROW(load_text(dir, "reactors = 4\n[limits]\nmax_connections = 4\n"));
+}
+
 // --- Durations ----------------------------------------------------------------------------------
 
 // Durations read like nginx's: bare digits are seconds; ms, s, m, h, d suffixes.

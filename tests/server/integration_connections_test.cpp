@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "support/http_client.hpp"
 
 using namespace mempool::test;
+namespace http = mempool::http;
 
 namespace {
 
@@ -114,6 +116,62 @@ TEST_CASE("300 concurrent keep-alive connections each get all their responses") 
   }
   CHECK(requests == connections * rounds);
   CHECK(accepts == connections);
+}
+
+// Multi-accept: with the only reactor held in a handler, a burst of connections queues in the
+// kernel; once the reactor is free it takes them in batches (Acceptor::max_accepts_per_wakeup)
+// and every one is served, or refused with 503 past max_connections, none lost or left waiting.
+TEST_CASE("a burst of connections queued while the reactor is busy is accepted, served or refused") {
+  const int max_connections = GENERATE(100, 12);
+  constexpr int burst = 60;
+  auto config = test_config();
+  config.reactors = 1;
+  config.limits.max_connections = static_cast<std::size_t>(max_connections);
+  std::atomic<bool> blocking{false}, release{false};
+  TestServer server(config, [&](http::Router& routes, http::ReactorServices&) {
+    routes.add_exact("/hello", [](const http::Request&, http::Response& res) { res.text(200, "Hello, World!"); });
+    routes.add_exact("/block", [&](const http::Request&, http::Response& res) {
+      blocking = true;
+      for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(10ms);
+      res.text(200, "released");
+    });
+  });
+  Client blocker = server.connect();
+  REQUIRE(blocker.send(get("/block")));
+  for (int i = 0; i < 200 && !blocking; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(blocking);
+  std::vector<Client> clients;
+  clients.reserve(burst);
+  for (int i = 0; i < burst; ++i) {
+    clients.push_back(server.connect());  // the kernel completes the handshake: queued
+    REQUIRE(clients.back().send(get("/hello")));
+  }
+  release = true;
+  const auto released = blocker.read_response(false, 10s);
+  REQUIRE(released);
+  CHECK(released->body == "released");
+  int served = 0, refused = 0;
+  for (int i = 0; i < burst; ++i) {
+    INFO("connection " << i << " of the burst, max_connections " << max_connections);
+    const auto r = clients[i].read_response(false, 10s);
+    REQUIRE(r);
+    if (r->status == 200) {
+      CHECK(r->body == "Hello, World!");
+      ++served;
+    } else {
+      CHECK(r->status == 503);
+      CHECK(r->closes());
+      ++refused;
+    }
+  }
+  const int room = std::min(burst, max_connections - 1);  // the blocker holds one slot
+  CHECK(served == room);
+  CHECK(refused == burst - room);
+  clients.clear();
+  REQUIRE(server.stop());
+  std::uint64_t accepts = 0;
+  for (const auto& s : server.server().snapshots()) accepts += s.server.accepts;
+  CHECK(accepts == burst + 1);
 }
 
 // DESIGN §5: when the ring has no room, a read falls back to the connection pool, is counted,

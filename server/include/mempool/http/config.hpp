@@ -128,6 +128,9 @@ struct ServerConfig {
   std::filesystem::path source;                     // the file it was loaded from (empty: built-in defaults)
 };
 
+/// The reactor threads a Server runs for `config`: config.reactors, or one per core for 0.
+unsigned reactor_count(const ServerConfig& config) noexcept;
+
 /// A config file that cannot be read or is wrong. what() is "FILE:LINE:COLUMN: message", or
 /// "FILE: message" when the error has no position in the file (it could not be read: line and
 /// column are then 0). Lines and columns count from 1, as toml++ and editors do.
