@@ -4,7 +4,7 @@
 #include <string>
 #include <system_error>
 
-#include <spdlog/logger.h>
+#include <spdlog/fmt/fmt.h>
 
 #include "log_file.hpp"
 
@@ -124,17 +124,14 @@ std::string access_log_line(const http::Request& req, int status, std::uint64_t 
 }
 
 AccessLog::AccessLog(const std::optional<std::filesystem::path>& file, AccessLogFormat format)
-    : file_(std::make_shared<LogFile>(false)), logger_(std::make_shared<spdlog::logger>("access", file_)),
-      format_(format) {
-  logger_->set_pattern("%v");
-  logger_->set_level(spdlog::level::info);
+    : file_(std::make_shared<LogFile>(false)), format_(format) {
   configure(file, format);
 }
 
 void AccessLog::configure(const std::optional<std::filesystem::path>& file, AccessLogFormat format) {
   if (file) {
     check_writable(*file);
-    if (file_->file() != file) file_->open(*file);
+    file_->open(*file, static_cast<unsigned>(format));  // the format switches with the file
   }
   format_.store(format, std::memory_order_relaxed);
   enabled_.store(file.has_value(), std::memory_order_relaxed);
@@ -151,8 +148,12 @@ void AccessLog::write(const http::Request& req, int status, std::uint64_t bytes,
   if (!enabled()) return;
   try {
     Buffer line;
-    format_line(line, req, status, bytes, log_date, format_.load(std::memory_order_relaxed));
-    logger_->info(std::string_view(line.data(), line.size()));
+    for (;;) {  // again only when a reload switched the format while this line was formatted
+      const AccessLogFormat format = format_.load(std::memory_order_relaxed);
+      format_line(line, req, status, bytes, log_date, format);
+      if (file_->write_tagged(std::string_view(line.data(), line.size()), static_cast<unsigned>(format))) return;
+      line.clear();
+    }
   } catch (...) {
     // a log line is not worth a connection
   }
@@ -160,7 +161,7 @@ void AccessLog::write(const http::Request& req, int status, std::uint64_t bytes,
 
 void AccessLog::flush() const noexcept {
   try {
-    logger_->flush();
+    file_->flush();
   } catch (...) {
   }
 }

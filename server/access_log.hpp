@@ -31,10 +31,6 @@
 #include <mempool/http/config.hpp>
 #include <mempool/http/request.hpp>
 
-namespace spdlog {
-class logger;
-}
-
 namespace mempool::server {
 
 class LogFile;
@@ -55,8 +51,7 @@ class AccessLog {
   void reopen();
 
  private:
-  std::shared_ptr<LogFile> file_;
-  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<LogFile> file_;  ///< tagged with the format its lines are in
   std::atomic<bool> enabled_{false};
   std::atomic<http::AccessLogFormat> format_;
 };

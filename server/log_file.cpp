@@ -19,10 +19,26 @@ void LogFile::open_locked(const std::filesystem::path& file) {
   file_ = file;
 }
 
-void LogFile::open(const std::filesystem::path& file) {
+void LogFile::open(const std::filesystem::path& file, unsigned tag) {
   const std::lock_guard lock(mutex_);
   if (file_) helper_.flush();
   open_locked(file);
+  tag_ = tag;  // only once open: a failed switch leaves the tag its lines are written in
+}
+
+bool LogFile::write_tagged(std::string_view line, unsigned tag) {
+  const std::lock_guard lock(mutex_);
+  if (tag != tag_) return false;
+  if (!file_ && !stderr_when_closed_) return true;
+  spdlog::memory_buf_t out;
+  out.append(line);
+  out.push_back('\n');
+  if (file_) {
+    helper_.write(out);
+  } else {
+    std::fwrite(out.data(), 1, out.size(), stderr);
+  }
+  return true;
 }
 
 void LogFile::close() {

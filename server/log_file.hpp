@@ -4,6 +4,10 @@
 /// (SIGHUP) that names another file. Every line is written whole under the sink's lock, so a line
 /// lands in the old file or the new one, never half in each and never lost.
 ///
+/// A file carries a tag, set with it by open(): the access log keeps its line format there, so a
+/// line formatted before a reload switched file and format together is formatted again rather
+/// than written into the new file in the old format.
+///
 /// Thread safety: every member may be called from any thread (spdlog's base_sink mutex).
 /// Failure policy: open() and reopen() throw std::system_error naming the file when it cannot be
 /// opened (the sink is then closed: lines go to stderr, or nowhere, as constructed).
@@ -12,6 +16,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include <spdlog/details/file_helper.h>
 #include <spdlog/sinks/base_sink.h>
@@ -23,8 +28,12 @@ class LogFile final : public spdlog::sinks::base_sink<std::mutex> {
   /// While no file is open, lines go to stderr if `stderr_when_closed`, else nowhere.
   explicit LogFile(bool stderr_when_closed) : stderr_when_closed_(stderr_when_closed) {}
 
-  /// Appends to `file` from now on (the previous file, if any, is flushed and closed).
-  void open(const std::filesystem::path& file);
+  /// Appends to `file` from now on, tagged `tag` (the previous file, if any, is flushed and
+  /// closed; the same path is opened again, as nginx does on a reload).
+  void open(const std::filesystem::path& file, unsigned tag = 0);
+  /// Writes `line` and a newline, unless the file's tag is no longer `tag` (then false: format the
+  /// line for the new tag and write it again). Nowhere when closed, as constructed.
+  bool write_tagged(std::string_view line, unsigned tag);
   /// No file from now on.
   void close();
   /// Closes and opens the same path again (a rotated file is left to logrotate).
@@ -38,6 +47,7 @@ class LogFile final : public spdlog::sinks::base_sink<std::mutex> {
 
   spdlog::details::file_helper helper_;
   std::optional<std::filesystem::path> file_;  ///< the file open now
+  unsigned tag_ = 0;                           ///< given with it to open()
   const bool stderr_when_closed_;
 };
 
