@@ -106,6 +106,14 @@ class FileLoader {
         {"linger", [&](const toml::node& n) { c.timeouts.linger = duration(n); }},
         {"shutdown_grace", [&](const toml::node& n) { c.timeouts.shutdown_grace = duration(n); }},
     };
+    const Entry open_file_cache[] = {
+        {"max_entries",
+         [&](const toml::node& n) {
+           c.open_file_cache.max_entries = static_cast<std::size_t>(count(n, open_file_cache_entries_range));
+         }},
+        {"valid", [&](const toml::node& n) { c.open_file_cache.valid = duration(n); }},
+        {"inactive", [&](const toml::node& n) { c.open_file_cache.inactive = duration(n); }},
+    };
     const Entry admin[] = {
         {"listen",
          [&](const toml::node& n) { c.admin.listen = check_admin_listen(string(n, admin_listen_form)); }},
@@ -130,6 +138,7 @@ class FileLoader {
         {"ring_buffer", [&](const toml::node& n) { c.ring_buffer_bytes = size(n, ring_buffer_range); }},
         {"limits", [&](const toml::node& n) { visit(table(n), "limits", limits); }},
         {"timeouts", [&](const toml::node& n) { visit(table(n), "timeouts", timeouts); }},
+        {"open_file_cache", [&](const toml::node& n) { visit(table(n), "open_file_cache", open_file_cache); }},
         {"routes", [&](const toml::node& n) { c.routes = routes(table(n)); }},
         {"admin", [&](const toml::node& n) { visit(table(n), "admin", admin); }},
     };

@@ -36,6 +36,7 @@ void add(http::OpenFileCacheStats& total, const http::OpenFileCacheStats& s) noe
   total.evictions += s.evictions;
   total.revalidations += s.revalidations;
   total.invalidations += s.invalidations;
+  total.expirations += s.expirations;
   total.entries += s.entries;
   total.open_fds += s.open_fds;
   total.in_use += s.in_use;
@@ -235,6 +236,7 @@ void Reactor::on_tick() noexcept {
   if (now >= next_publish_) {
     next_publish_ = now + publish_interval;
     pools_.trim();  // h2o's rule: half of what stayed idle all period goes
+    for (StaticRoot& files : static_files_) files.files.cache().expire_inactive();
     shared_.scoreboard.publish(snapshot());
     shared_.access_log.flush();
   }

@@ -87,13 +87,21 @@ void raise_descriptor_limit(const ServerConfig& config, unsigned reactors, spdlo
                              std::to_string(listeners) + " listeners");
   const std::size_t caches =
       serves_files(config.routes) ? reactors : (config.admin.listen && serves_files(config.admin.routes) ? 1 : 0);
-  const std::size_t entries = OpenFileCacheOptions{}.max_entries;
+  const std::size_t entries = config.open_file_cache.max_entries;
   const std::size_t need = config.limits.max_connections + caches * entries + listeners;
   if (need > have)
     log.warn("open-file limit is {}, below the {} descriptors the config may hold open: max_connections {} + "
              "open-file caches {} x {} + {} listeners; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower "
              "limits.max_connections",
              limit_text, need, config.limits.max_connections, caches, entries, listeners);
+}
+
+StaticFilesOptions static_files_options(const OpenFileCacheConfig& cache) {
+  StaticFilesOptions options;
+  options.cache.max_entries = cache.max_entries;
+  options.cache.validity = cache.valid;
+  options.cache.inactive = cache.inactive;
+  return options;
 }
 
 Handler builtin(Builtin which, ReactorServices& reactor, const ServerConfig& config) {
@@ -107,7 +115,7 @@ Handler builtin(Builtin which, ReactorServices& reactor, const ServerConfig& con
     case Builtin::static_files:
       if (config.root.empty())
         throw std::invalid_argument("a \"static\" route needs a root (ServerConfig::root, or root = in the file)");
-      return static_files(reactor, config.root.string());
+      return static_files(reactor, config.root.string(), static_files_options(config.open_file_cache));
   }
   throw std::invalid_argument("unknown built-in handler");
 }

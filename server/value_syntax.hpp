@@ -44,6 +44,7 @@ inline constexpr Range<std::size_t> connection_memory_range{64 * KiB, TiB};
 inline constexpr Range<std::int64_t> max_connections_range{1, 10'000'000};
 inline constexpr Range<std::int64_t> keepalive_requests_range{1, std::numeric_limits<std::uint32_t>::max()};
 inline constexpr Range<std::size_t> linger_bytes_range{0, GiB};  // 0: close at once after an error
+inline constexpr Range<std::int64_t> open_file_cache_entries_range{0, 1'000'000};  // 0: no caching
 inline constexpr Range<std::chrono::milliseconds> timeout_range{std::chrono::milliseconds{1}, std::chrono::hours{24}};
 inline constexpr std::size_t server_name_max = 256;
 

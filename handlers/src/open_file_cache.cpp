@@ -46,6 +46,7 @@ OpenFileCache::OpenFileCache(int root_fd, SmallObjectAllocator& small, const Opt
       root_fd_(root_fd),
       max_entries_(options.max_entries),
       validity_(options.validity),
+      inactive_(options.inactive),
       now_(options.now),
       now_context_(options.now_context),
       lru_(SmallObjectStlAllocator<Entry>(small)),
@@ -71,7 +72,7 @@ OpenFileCache::Lookup OpenFileCache::acquire(std::string_view path) noexcept {
     const List::iterator it = found->second;
     if (t - it->checked_ < validity_ || still_valid(*it, t)) {
       ++hits_;
-      touch(it);
+      touch(it, t);
       if (it->refs_++ == 0) ++in_use_;
       return {Ref(this, it), 0};
     }
@@ -161,6 +162,7 @@ OpenFileCache::Ref OpenFileCache::insert(std::string_view path, ResolvedFile& fi
   if (e.fd_ >= 0) ++open_fds_;
   e.info_ = FileInfo::from(file.st);
   e.checked_ = t;
+  e.used_ = t;
   auto* key = static_cast<char*>(small_->allocate(path.size() + 1));
   std::memcpy(key, path.data(), path.size());
   key[path.size()] = '\0';
@@ -177,6 +179,14 @@ OpenFileCache::Ref OpenFileCache::insert(std::string_view path, ResolvedFile& fi
 void OpenFileCache::evict_overflow() noexcept {
   while (index_.size() > max_entries_) {
     ++evictions_;
+    drop(std::prev(lru_.end()));
+  }
+}
+
+void OpenFileCache::expire_inactive() noexcept {
+  const Clock::time_point t = now();
+  while (!lru_.empty() && t - lru_.back().used_ >= inactive_) {
+    ++expirations_;
     drop(std::prev(lru_.end()));
   }
 }
@@ -218,6 +228,7 @@ OpenFileCache::Stats OpenFileCache::stats() const noexcept {
   s.evictions = evictions_;
   s.revalidations = revalidations_;
   s.invalidations = invalidations_;
+  s.expirations = expirations_;
   s.entries = index_.size();
   s.open_fds = open_fds_;
   s.in_use = in_use_;

@@ -101,6 +101,8 @@ void add(StatsTable& t, int r, const OpenFileCacheStats& s) {
   t.counter(r, "open_files", "evictions", "Entries evicted.", s.evictions);
   t.counter(r, "open_files", "revalidations", "Entries checked against the file system.", s.revalidations);
   t.counter(r, "open_files", "invalidations", "Entries dropped because the file changed.", s.invalidations);
+  t.counter(r, "open_files", "expirations", "Entries dropped after going unused for the inactive time.",
+            s.expirations);
   t.gauge(r, "open_files", "entries", "Entries in the cache.", s.entries);
   t.gauge(r, "open_files", "open_fds", "Descriptors the cache holds open.", s.open_fds);
   t.gauge(r, "open_files", "in_use", "Entries in use by responses being sent.", s.in_use);

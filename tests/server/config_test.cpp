@@ -87,7 +87,7 @@ std::string usage_error(std::initializer_list<const char*> args) {
 
 const std::string top_keys =
     "listen, reactors, root, access_log, access_log_format, error_log, log_level, server_name, ring_buffer, limits, "
-    "timeouts, routes, admin";
+    "timeouts, open_file_cache, routes, admin";
 const std::string limits_keys =
     "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, connection_memory, "
     "max_connections, "
@@ -124,6 +124,9 @@ TEST_CASE("the shipped config/server.toml loads with the documented defaults") {
   CHECK(config.timeouts.send == 60s);
   CHECK(config.timeouts.linger == 5s);
   CHECK(config.timeouts.shutdown_grace == 10s);
+  CHECK(config.open_file_cache.max_entries == 1000);
+  CHECK(config.open_file_cache.valid == 60s);
+  CHECK(config.open_file_cache.inactive == 60s);
   CHECK(config.routes == default_routes());
   CHECK(config.source == shipped_config);
 }
@@ -142,6 +145,7 @@ TEST_CASE("the shipped config equals the built-in defaults") {
   CHECK(file.ring_buffer_bytes == builtin.ring_buffer_bytes);
   CHECK(file.limits == builtin.limits);
   CHECK(file.timeouts == builtin.timeouts);
+  CHECK(file.open_file_cache == builtin.open_file_cache);
   CHECK(file.routes == builtin.routes);
   CHECK(file.admin == builtin.admin);
   CHECK(file.access_log_format == builtin.access_log_format);
@@ -198,6 +202,11 @@ body = "20s"
 idle = "1m"
 send = 45
 shutdown_grace = "1500ms"
+
+[open_file_cache]
+max_entries = 64
+valid = "5s"
+inactive = "20s"
 )");
   CHECK(config.listen == ListenAddress{"0.0.0.0", 9090});
   CHECK(config.reactors == 3);
@@ -218,6 +227,9 @@ shutdown_grace = "1500ms"
   CHECK(config.timeouts.idle == 1min);
   CHECK(config.timeouts.send == 45s);
   CHECK(config.timeouts.shutdown_grace == 1500ms);
+  CHECK(config.open_file_cache.max_entries == 64);
+  CHECK(config.open_file_cache.valid == 5s);
+  CHECK(config.open_file_cache.inactive == 20s);
 }
 
 // TOML allows `limits = { ... }` and dotted keys for the same table; both must work.
@@ -561,6 +573,13 @@ TEST_CASE("a zero, negative, malformed or too long duration is reported at the v
   check_error(text_error(dir, "[timeouts]\nshutdown_grace = \"10 sec\"\n"), file, 2, 18,
               "'timeouts.shutdown_grace' must be a duration like 10 (seconds), \"10s\", \"500ms\" or \"1m\", "
               "got \"10 sec\"");
+  check_error(text_error(dir, "[open_file_cache]\ninactive = \"0s\"\n"), file, 2, 12,
+              "'open_file_cache.inactive' must be between 1ms and 1d, got 0s");
+  check_error(text_error(dir, "[open_file_cache]\nvalid = \"a while\"\n"), file, 2, 9,
+              "'open_file_cache.valid' must be a duration like 10 (seconds), \"10s\", \"500ms\" or \"1m\", "
+              "got \"a while\"");
+  check_error(text_error(dir, "[open_file_cache]\nmax_entries = 2000000\n"), file, 2, 15,
+              "'open_file_cache.max_entries' must be between 0 and 1000000, got 2000000");
 }
 
 // --- Counts, names, levels -----------------------------------------------------------------------

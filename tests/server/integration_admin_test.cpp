@@ -22,12 +22,6 @@ http::ServerConfig admin_config() {
   return config;
 }
 
-std::optional<HttpResponse> fetch(std::uint16_t port, const std::string& request) {
-  Client c(port);
-  if (!c.send(request)) return std::nullopt;
-  return c.read_response();
-}
-
 }  // namespace
 
 // The figures are on the admin port; the public port answers 404 for them by default.

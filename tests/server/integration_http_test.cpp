@@ -234,6 +234,32 @@ TEST_CASE("a missing file answers 404 and the connection stays open") {
 
 // --- static files ------------------------------------------------------------------------------
 
+// [open_file_cache] reaches the reactors' caches, and the running server closes an entry unused
+// for `inactive` on its own (nginx's inactive=): no request has to come to trigger it.
+TEST_CASE("the server closes a cached file's descriptor after open_file_cache.inactive unused") {
+  auto config = test_config();
+  config.open_file_cache.inactive = 300ms;
+  TestServer server(config);
+  const auto file = fetch(server, get("/hello.txt"));
+  REQUIRE(file);
+  CHECK(file->status == 200);
+  const auto held = fetch(server, get("/stats"));
+  REQUIRE(held);
+  CHECK(json_number(held->body, "open_files", "open_fds") == 1);
+  CHECK(json_number(held->body, "open_files", "expirations") == 0);
+  std::string stats;
+  for (int i = 0; i < 40; ++i) {  // the reactor checks once a second
+    std::this_thread::sleep_for(100ms);
+    stats = fetch(server, get("/stats"))->body;
+    if (json_number(stats, "open_files", "open_fds") == 0) break;
+  }
+  INFO(stats);
+  CHECK(json_number(stats, "open_files", "open_fds") == 0);
+  CHECK(json_number(stats, "open_files", "entries") == 0);
+  CHECK(json_number(stats, "open_files", "expirations") == 1);
+  CHECK(fetch(server, get("/hello.txt"))->status == 200);  // and it opens again when asked
+}
+
 // sendfile must deliver a body larger than the socket buffers, byte for byte.
 TEST_CASE("a 1 MiB static file arrives byte-identical") {
   TestServer server;

@@ -25,16 +25,6 @@
 using namespace mempool::test;
 namespace http = mempool::http;
 
-namespace {
-
-std::optional<HttpResponse> fetch(const TestServer& server, const std::string& request) {
-  Client c = server.connect();
-  if (!c.send(request)) return std::nullopt;
-  return c.read_response();
-}
-
-}  // namespace
-
 // The program of the issue and README, as a test: it must keep compiling and answering.
 TEST_CASE("a route set up in code answers GET /hi?x with hi x") {
   TestServer server(test_config(), [](http::Router& routes, http::ReactorServices&) {

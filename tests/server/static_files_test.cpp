@@ -981,6 +981,50 @@ TEST_CASE("a cache with max_entries 0 keeps nothing open between requests") {
   CHECK(cache.stats().misses == 2);
 }
 
+// nginx's open_file_cache inactive=: a file not looked up for the inactive time gives its
+// descriptor back (a deleted file its disk space); one still in use keeps it until its response
+// is done; one looked up within the time stays.
+TEST_CASE("the cache closes the descriptors of entries unused for the inactive time") {
+  Site site(StaticFilesOptions{.cache = {.inactive = std::chrono::seconds(30)}});
+  OpenFileCache& cache = site.files.cache();
+  Exchange idle("/hello.txt"), held("/digits.txt"), busy("/page.html");
+  run(site, idle);
+  run(site, held);
+  run(site, busy);
+  idle.pool.reset();
+  busy.pool.reset();  // held keeps its reference: a response still sending
+  CHECK(cache.stats().open_fds == 3);
+
+  site.clock.advance(std::chrono::seconds(20));
+  Exchange again("/page.html");
+  run(site, again);  // page.html was looked up again: it stays
+  again.pool.reset();
+  cache.expire_inactive();
+  CHECK(cache.stats().expirations == 0);
+
+  site.clock.advance(std::chrono::seconds(10));  // hello and digits: 30 s unused
+  cache.expire_inactive();
+  auto s = cache.stats();
+  CHECK(s.expirations == 2);
+  CHECK(s.entries == 1);
+  CHECK(s.open_fds == 2);  // page.html's, and digits.txt's until its response is done
+  CHECK(file_bytes(held.res) == digits);
+  held.pool.reset();
+  CHECK(cache.stats().open_fds == 1);
+
+  Exchange back("/hello.txt");
+  run(site, back);  // an expired entry is opened afresh
+  CHECK(back.res.status == 200);
+  CHECK(cache.stats().misses == 4);
+  back.pool.reset();
+  site.clock.advance(std::chrono::seconds(30));
+  cache.expire_inactive();
+  s = cache.stats();
+  CHECK(s.expirations == 4);
+  CHECK(s.entries == 0);
+  CHECK(s.open_fds == 0);
+}
+
 // Failures are not cached: a file created after a 404 is served at once.
 TEST_CASE("a failed lookup is not cached") {
   TempRoot tree;

@@ -348,6 +348,16 @@ class TestServer {
   bool stopped_ = false;
 };
 
+/// One request on a fresh connection to `port`, and its response (nullopt if either failed).
+inline std::optional<HttpResponse> fetch(std::uint16_t port, const std::string& request) {
+  Client c(port);
+  if (!c.send(request)) return std::nullopt;
+  return c.read_response();
+}
+inline std::optional<HttpResponse> fetch(const TestServer& server, const std::string& request) {
+  return fetch(server.port(), request);
+}
+
 /// The value of "key":<number> inside the first "group":{...} object after `from`, or -1.
 inline long long json_number(std::string_view json, std::string_view group, std::string_view key,
                              std::size_t from = 0) {

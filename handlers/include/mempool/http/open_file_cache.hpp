@@ -13,6 +13,10 @@
 /// or no file at all: the entry is dropped and the path opened afresh (a file replaced by a rename
 /// or deleted is noticed). Within `validity` a change goes unseen: that is the cache's bargain.
 ///
+/// Inactivity (nginx's open_file_cache inactive=): expire_inactive() drops the entries not looked
+/// up for `inactive`, so a file served once does not keep its descriptor (and a deleted file its
+/// disk space) for ever; the server calls it once a second.
+///
 /// Eviction: least recently used beyond `max_entries`. References are counted: an entry that an
 /// in-flight response still holds (a Ref) leaves the index at once but keeps its descriptor open
 /// until the last Ref goes; only then is it closed. So a response never has its file closed under
@@ -70,6 +74,9 @@ struct OpenFileCacheOptions {
   /// How long an entry is trusted without a stat (nginx's open_file_cache_valid, 60 s by
   /// default there too). Zero: a stat before every use.
   Clock::duration validity = std::chrono::seconds(60);
+  /// An entry not looked up for this long is dropped by expire_inactive() (nginx's
+  /// open_file_cache inactive=, 60 s by default there too).
+  Clock::duration inactive = std::chrono::seconds(60);
   /// The time source; nullptr is Clock::now. A reactor with a cached clock, or a test, sets it.
   Clock::time_point (*now)(void* context) noexcept = nullptr;
   void* now_context = nullptr;  ///< passed to `now` as is
@@ -87,6 +94,7 @@ struct OpenFileCacheStats {
   std::uint64_t evictions = 0;      ///< entries pushed out of the index by max_entries
   std::uint64_t revalidations = 0;  ///< stats of a cached path whose validity had run out
   std::uint64_t invalidations = 0;  ///< of those, entries found replaced or gone and dropped
+  std::uint64_t expirations = 0;    ///< entries dropped by expire_inactive()
   std::size_t entries = 0;          ///< entries in the index
   std::size_t open_fds = 0;         ///< descriptors the cache holds, dropped-but-referenced ones included
   std::size_t in_use = 0;           ///< entries with at least one Ref out
@@ -139,6 +147,7 @@ class OpenFileCache {
     std::string_view key_;  ///< key_.size() + 1 bytes (NUL-terminated) from the small-object allocator
     FileInfo info_;
     Clock::time_point checked_{};  ///< when info_ was last known to match the path
+    Clock::time_point used_{};     ///< the last lookup that returned it (lru_ is in this order)
     int fd_ = -1;
     std::uint32_t refs_ = 0;
     bool indexed_ = true;  ///< in lru_ and the index; false: in dropped_, closed at refs_ == 0
@@ -204,6 +213,10 @@ class OpenFileCache {
   /// The entry for `path` (relative, as normalize_request_path makes it), opened if needed.
   [[nodiscard]] Lookup acquire(std::string_view path) noexcept;
 
+  /// Drops the entries not looked up for `inactive` (a Ref still out keeps its descriptor open
+  /// until it goes, as with any dropped entry).
+  void expire_inactive() noexcept;
+
   Stats stats() const noexcept;
   int root_fd() const noexcept { return root_fd_; }
 
@@ -217,7 +230,10 @@ class OpenFileCache {
   void make_extras(Entry& entry);
   Lookup open_and_insert(std::string_view path, Clock::time_point now) noexcept;
   Ref insert(std::string_view path, ResolvedFile& file, Clock::time_point now);
-  void touch(List::iterator it) noexcept { lru_.splice(lru_.begin(), lru_, it); }
+  void touch(List::iterator it, Clock::time_point now) noexcept {
+    it->used_ = now;
+    lru_.splice(lru_.begin(), lru_, it);
+  }
   void evict_overflow() noexcept;
   void drop(List::iterator it) noexcept;
   void destroy(List& list, List::iterator it) noexcept;
@@ -227,6 +243,7 @@ class OpenFileCache {
   int root_fd_;
   std::size_t max_entries_;
   Clock::duration validity_;
+  Clock::duration inactive_;
   Clock::time_point (*now_)(void*) noexcept;
   void* now_context_;
   List lru_;      ///< indexed entries, most recently used first
@@ -237,6 +254,7 @@ class OpenFileCache {
   std::uint64_t evictions_ = 0;
   std::uint64_t revalidations_ = 0;
   std::uint64_t invalidations_ = 0;
+  std::uint64_t expirations_ = 0;
   std::size_t open_fds_ = 0;
   std::size_t in_use_ = 0;  ///< entries with refs_ > 0
   std::size_t max_content_size_;

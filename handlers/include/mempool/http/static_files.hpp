@@ -66,6 +66,7 @@ class StaticFiles {
   void handle(const Request& req, Response& res);
 
   const OpenFileCache& cache() const noexcept { return cache_; }
+  OpenFileCache& cache() noexcept { return cache_; }
   int root_fd() const noexcept { return root_.fd(); }
 
  private:

@@ -59,6 +59,17 @@ struct Timeouts {
   friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
 
+/// [open_file_cache]: nginx's open_file_cache, one cache per reactor and static root. A reload
+/// keeps the cache of a root it keeps (warm, with its settings); a new root gets these.
+struct OpenFileCacheConfig {
+  using seconds = std::chrono::seconds;
+  std::size_t max_entries = 1000;                   // descriptors kept open at most (nginx max=)
+  std::chrono::milliseconds valid{seconds{60}};     // trusted without a stat (open_file_cache_valid)
+  std::chrono::milliseconds inactive{seconds{60}};  // closed after going unused this long (inactive=)
+
+  friend bool operator==(const OpenFileCacheConfig&, const OpenFileCacheConfig&) = default;
+};
+
 /// The access log's line format (access_log.hpp in the server shows both).
 enum class AccessLogFormat : std::uint8_t {
   combined,  // "combined": nginx's combined format
@@ -123,6 +134,7 @@ struct ServerConfig {
   std::size_t ring_buffer_bytes = 1 << 20;          // per-reactor read ring
   Limits limits;
   Timeouts timeouts;
+  OpenFileCacheConfig open_file_cache;
   std::vector<RouteConfig> routes = default_routes();  // what Server(config) mounts
   AdminConfig admin;                                // [admin]: the stats listener
   std::filesystem::path source;                     // the file it was loaded from (empty: built-in defaults)
