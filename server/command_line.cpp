@@ -150,6 +150,12 @@ ServerConfig resolve_config(const CommandLine& command_line, const fs::path& def
     if (flag == nullptr || flag->kind != Kind::setting) throw UsageError("unknown option " + in_quotes(setting.flag));
     apply(*flag, config, setting.value);
   }
+  // The file agreed with itself; a flag may have broken that (--reactors 8 with max_connections 4).
+  if (const auto d = find_disagreement(config)) {
+    std::string flags;
+    for (const CommandLine::Setting& setting : command_line.settings) flags += " " + setting.flag + " " + setting.value;
+    throw UsageError(d->message + " (with" + flags + ")");
+  }
   return config;
 }
 

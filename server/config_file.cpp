@@ -289,46 +289,9 @@ class FileLoader {
                   std::string(a_type(node))};
   }
 
-  /// Limits that only make sense together; reported at whichever of the two the file set.
+  /// Settings that only make sense together; reported at whichever of the two the file set.
   void check_limits_agree() const {
-    const Limits& l = config_.limits;
-    if (l.header_buffer > l.max_header_bytes)
-      fail(position_of("limits.header_buffer", "limits.max_header_bytes"),
-           "'limits.header_buffer' (" + format_size(l.header_buffer) +
-               ") must not be larger than 'limits.max_header_bytes' (" + format_size(l.max_header_bytes) +
-               ")");
-    if (l.max_uri_bytes > l.max_header_bytes)
-      fail(position_of("limits.max_uri_bytes", "limits.max_header_bytes"),
-           "'limits.max_uri_bytes' (" + format_size(l.max_uri_bytes) +
-               ") must not be larger than 'limits.max_header_bytes' (" + format_size(l.max_header_bytes) +
-               ")");
-    if (l.request_pool_capacity > l.connection_memory)
-      fail(position_of("limits.connection_memory", "limits.request_pool_capacity"),
-           "'limits.connection_memory' (" + format_size(l.connection_memory) +
-               ") must not be smaller than 'limits.request_pool_capacity' (" + format_size(l.request_pool_capacity) +
-               "): a request's pool is part of its connection's memory");
-    // The parser records where a request's pieces lie in its read buffer as 32-bit offsets, and
-    // the body lies in that buffer right after the head.
-    constexpr std::size_t offset_limit = std::numeric_limits<std::uint32_t>::max();
-    if (l.max_body_bytes > offset_limit - l.max_header_bytes)
-      fail(position_of("limits.max_body_bytes", "limits.max_header_bytes"),
-           "'limits.max_body_bytes' (" + format_size(l.max_body_bytes) + ") plus 'limits.max_header_bytes' (" +
-               format_size(l.max_header_bytes) + ") must fit the parser's 32-bit offsets (at most " +
-               std::to_string(offset_limit) + " bytes)");
-    // The read buffer that holds the body grows in the request's pool.
-    if (l.max_body_bytes > l.request_pool_capacity)
-      fail(position_of("limits.max_body_bytes", "limits.request_pool_capacity"),
-           "'limits.max_body_bytes' (" + format_size(l.max_body_bytes) +
-               ") must not be larger than 'limits.request_pool_capacity' (" + format_size(l.request_pool_capacity) +
-               "): a request's body is held in its pool");
-    // Each reactor gets max_connections / reactors slots, at least one: fewer connections than
-    // reactors would silently allow more than max_connections.
-    const unsigned reactors = reactor_count(config_);
-    if (l.max_connections < reactors)
-      fail(position_of("limits.max_connections", "reactors"),
-           "'limits.max_connections' (" + std::to_string(l.max_connections) +
-               ") must not be smaller than the number of reactors (" + std::to_string(reactors) +
-               (config_.reactors == 0 ? ", one per core" : "") + "): each reactor holds at least one connection");
+    if (const auto d = find_disagreement(config_)) fail(position_of(d->key, d->other), d->message);
   }
 
   toml::source_position position_of(std::string_view preferred, std::string_view other) const {

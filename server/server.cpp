@@ -148,10 +148,20 @@ void mount_routes(Router& routes, ReactorServices& reactor, const ServerConfig& 
 
 // --- Server -------------------------------------------------------------------------------------
 
+namespace {
+
+// A config built in code gets the cross-checks a file gets from load_config().
+ServerConfig agreed(ServerConfig config) {
+  if (const auto d = server::find_disagreement(config)) throw std::invalid_argument(d->message);
+  return config;
+}
+
+}  // namespace
+
 class Server::Impl {
  public:
   Impl(ServerConfig config, RouteSetup routes)
-      : setup(std::move(routes)), shared(std::move(config)), live(std::make_shared<const ServerConfig>(shared.config)) {
+      : setup(std::move(routes)), shared(agreed(std::move(config))), live(std::make_shared<const ServerConfig>(shared.config)) {
     server::set_error_log_file(shared.config.error_log);
     server::set_error_log_level(shared.config.log_level);
     raise_descriptor_limit(shared.config, shared.reactors(), *shared.error_log);

@@ -103,6 +103,16 @@ http::AccessLogFormat check_access_log_format(std::string_view value);
 std::optional<std::filesystem::path> check_error_log(std::string_view value, const std::filesystem::path& base);
 std::size_t check_size(std::size_t bytes, Range<std::size_t> range);
 std::chrono::milliseconds check_timeout(std::chrono::milliseconds d);
+/// Two settings that disagree: the message names both; `key` is the one to report a file
+/// position at (else `other`).
+struct Disagreement {
+  std::string_view key, other;
+  std::string message;
+};
+/// The first pair of settings of `config` that only make sense together and do not agree
+/// (header_buffer > max_header_bytes, max_connections < reactors, ...). The file loader reports
+/// it at its position, the command line after its flags, and the Server for a config built in code.
+std::optional<Disagreement> find_disagreement(const ServerConfig& config);
 /// A route path: starts with '/', no whitespace, control characters, '?' or '#'.
 std::string check_route_path(std::string_view path);
 /// The name of a built-in handler.

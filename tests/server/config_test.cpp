@@ -978,6 +978,23 @@ max_body_bytes = "3m"
   CHECK(config.source == file);
 }
 
+// The file's cross-checks hold after the flags too: a --reactors past the file's max_connections
+// would otherwise run more connections than the file allows, silently.
+TEST_CASE("a flag that breaks a cross-check of the file is a usage error naming both") {
+  TempDir dir;
+  const fs::path file = dir.write("server.toml", "[limits]\nmax_connections = 2\n");
+  const std::string config_flag = file.string();
+  CHECK(resolve_config(parse({"--config", config_flag.c_str(), "--reactors", "2"})).reactors == 2);
+  try {
+    resolve_config(parse({"--config", config_flag.c_str(), "--reactors", "4"}));
+    FAIL("--reactors 4 with max_connections 2 was accepted");
+  } catch (const UsageError& e) {
+    CHECK(std::string(e.what()) ==
+          "'limits.max_connections' (2) must not be smaller than the number of reactors (4): each reactor holds "
+          "at least one connection (with --reactors 4)");
+  }
+}
+
 // --access-log off must silence a log the file turned on.
 TEST_CASE("the --access-log off flag turns off a log the file sets") {
   TempDir dir;

@@ -120,6 +120,23 @@ TEST_CASE("a static route without a root makes start() throw") {
   CHECK_THROWS_AS(server.start(), std::invalid_argument);
 }
 
+// A config built in code gets the cross-checks a file gets: one connection slot per reactor at
+// least, so 1 connection over 2 reactors is refused, with the file's message.
+TEST_CASE("a config built in code whose settings disagree makes the constructor throw invalid_argument") {
+  auto config = test_config();
+  config.reactors = 2;
+  config.limits.max_connections = 1;
+  try {
+    http::Server server(config);
+    FAIL("a server was made with max_connections 1 over 2 reactors");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).starts_with("'limits.max_connections' (1) must not be smaller than the number of "
+                                            "reactors (2)"));
+  }
+  config.limits.max_connections = 2;
+  CHECK_NOTHROW(http::Server(config));
+}
+
 // router.hpp's failure rule: whatever a handler throws is a 500 and a close; the server goes on.
 TEST_CASE("a handler that throws is answered 500, its connection closed, and the server serves on") {
   auto config = test_config();
