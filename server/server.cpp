@@ -150,9 +150,9 @@ void mount_routes(Router& routes, ReactorServices& reactor, const ServerConfig& 
 
 namespace {
 
-// A config built in code gets the cross-checks a file gets from load_config().
+// A config built in code gets the cross-checks of load_config() that the server cannot run without.
 ServerConfig agreed(ServerConfig config) {
-  if (const auto d = server::find_disagreement(config)) throw std::invalid_argument(d->message);
+  if (const auto d = server::find_disagreement(config, true)) throw std::invalid_argument(d->message);
   return config;
 }
 

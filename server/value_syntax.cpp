@@ -268,8 +268,29 @@ Builtin check_builtin(std::string_view name) {
   throw Invalid{"must name a built-in handler: hello, echo, static, stats, metrics, dashboard or chart.js; got " + in_quotes(name)};
 }
 
-std::optional<Disagreement> find_disagreement(const ServerConfig& config) {
+std::optional<Disagreement> find_disagreement(const ServerConfig& config, bool required_only) {
   const Limits& l = config.limits;
+  // The parser records where a request's pieces lie in its read buffer as 32-bit offsets, and
+  // the body lies in that buffer right after the head.
+  constexpr std::size_t offset_limit = std::numeric_limits<std::uint32_t>::max();
+  if (l.max_body_bytes > offset_limit - l.max_header_bytes)
+    return Disagreement{"limits.max_body_bytes", "limits.max_header_bytes",
+                        "'limits.max_body_bytes' (" + format_size(l.max_body_bytes) +
+                            ") plus 'limits.max_header_bytes' (" + format_size(l.max_header_bytes) +
+                            ") must fit the parser's 32-bit offsets (at most " + std::to_string(offset_limit) +
+                            " bytes)",
+                        true};
+  // Each reactor gets max_connections / reactors slots, at least one: fewer connections than
+  // reactors would silently allow more than max_connections.
+  const unsigned reactors = reactor_count(config);
+  if (l.max_connections < reactors)
+    return Disagreement{"limits.max_connections", "reactors",
+                        "'limits.max_connections' (" + std::to_string(l.max_connections) +
+                            ") must not be smaller than the number of reactors (" + std::to_string(reactors) +
+                            (config.reactors == 0 ? ", one per core" : "") +
+                            "): each reactor holds at least one connection",
+                        true};
+  if (required_only) return std::nullopt;
   if (l.header_buffer > l.max_header_bytes)
     return Disagreement{"limits.header_buffer", "limits.max_header_bytes",
                         "'limits.header_buffer' (" + format_size(l.header_buffer) +
@@ -285,30 +306,12 @@ std::optional<Disagreement> find_disagreement(const ServerConfig& config) {
                         "'limits.connection_memory' (" + format_size(l.connection_memory) +
                             ") must not be smaller than 'limits.request_pool_capacity' (" +
                             format_size(l.request_pool_capacity) + "): a request's pool is part of its connection's memory"};
-  // The parser records where a request's pieces lie in its read buffer as 32-bit offsets, and
-  // the body lies in that buffer right after the head.
-  constexpr std::size_t offset_limit = std::numeric_limits<std::uint32_t>::max();
-  if (l.max_body_bytes > offset_limit - l.max_header_bytes)
-    return Disagreement{"limits.max_body_bytes", "limits.max_header_bytes",
-                        "'limits.max_body_bytes' (" + format_size(l.max_body_bytes) +
-                            ") plus 'limits.max_header_bytes' (" + format_size(l.max_header_bytes) +
-                            ") must fit the parser's 32-bit offsets (at most " + std::to_string(offset_limit) +
-                            " bytes)"};
   // The read buffer that holds the body grows in the request's pool.
   if (l.max_body_bytes > l.request_pool_capacity)
     return Disagreement{"limits.max_body_bytes", "limits.request_pool_capacity",
                         "'limits.max_body_bytes' (" + format_size(l.max_body_bytes) +
                             ") must not be larger than 'limits.request_pool_capacity' (" +
                             format_size(l.request_pool_capacity) + "): a request's body is held in its pool"};
-  // Each reactor gets max_connections / reactors slots, at least one: fewer connections than
-  // reactors would silently allow more than max_connections.
-  const unsigned reactors = reactor_count(config);
-  if (l.max_connections < reactors)
-    return Disagreement{"limits.max_connections", "reactors",
-                        "'limits.max_connections' (" + std::to_string(l.max_connections) +
-                            ") must not be smaller than the number of reactors (" + std::to_string(reactors) +
-                            (config.reactors == 0 ? ", one per core" : "") +
-                            "): each reactor holds at least one connection"};
   return std::nullopt;
 }
 

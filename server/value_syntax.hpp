@@ -104,15 +104,20 @@ std::optional<std::filesystem::path> check_error_log(std::string_view value, con
 std::size_t check_size(std::size_t bytes, Range<std::size_t> range);
 std::chrono::milliseconds check_timeout(std::chrono::milliseconds d);
 /// Two settings that disagree: the message names both; `key` is the one to report a file
-/// position at (else `other`).
+/// position at (else `other`). `required`: the server cannot honour them as they are (the
+/// parser's 32-bit offsets, a connection slot per reactor); the others are an operator's likely
+/// mistake (a body limit the request pool cannot hold), which the server would answer at run time
+/// with 500 or 503.
 struct Disagreement {
   std::string_view key, other;
   std::string message;
+  bool required = false;
 };
 /// The first pair of settings of `config` that only make sense together and do not agree
-/// (header_buffer > max_header_bytes, max_connections < reactors, ...). The file loader reports
-/// it at its position, the command line after its flags, and the Server for a config built in code.
-std::optional<Disagreement> find_disagreement(const ServerConfig& config);
+/// (header_buffer > max_header_bytes, max_connections < reactors, ...); only the required ones if
+/// `required_only`. The file loader and the command line report every one; the Server refuses a
+/// config built in code for the required ones (tests and embedders may mean the others).
+std::optional<Disagreement> find_disagreement(const ServerConfig& config, bool required_only = false);
 /// A route path: starts with '/', no whitespace, control characters, '?' or '#'.
 std::string check_route_path(std::string_view path);
 /// The name of a built-in handler.

@@ -26,8 +26,8 @@
 /// raises nothing; block_signals() first in main() extends that to every thread, and
 /// wait_for_signal() acts on them (stop, reload, reopen the logs). Thread safety: stop() may be called from any thread; the rest from the
 /// thread that owns the Server. Failure: the constructor throws std::invalid_argument for
-/// settings that disagree (the message the config file would give, e.g. limits.max_connections
-/// below the reactors), std::system_error when the address cannot be resolved or bound, or the
+/// settings it cannot honour together (the message the config file would give: max_body_bytes
+/// plus max_header_bytes past 4 GiB, limits.max_connections below the reactors), std::system_error when the address cannot be resolved or bound, or the
 /// access log opened; start() throws what a route
 /// setup threw (the server is then stopped).
 #pragma once
