@@ -185,13 +185,46 @@ bool Connection::begin_exchange() noexcept {
   return true;
 }
 
+// Two reads in one system call (recvmmsg): the bytes there are, and then one more byte. The
+// second read says what follows the first: nothing yet (EAGAIN: the socket is drained, and going
+// idle needs no peek to catch a FIN that came with the request), more bytes (kept), or the
+// peer's EOF (left for go_idle's peek to find). One system call per read, as with recv, where a
+// recv and a peek made two per keep-alive request.
 Connection::ReadResult Connection::read_more() noexcept {
   ReadBuffer& b = exchange_->buffer;
   const std::size_t room = b.capacity - b.filled;
+  if (room < 2) return read_once(room);
+  char next = 0;
+  iovec pieces[2] = {{b.data + b.filled, room - 1}, {&next, 1}};
+  mmsghdr reads[2] = {};
+  reads[0].msg_hdr.msg_iov = &pieces[0];
+  reads[0].msg_hdr.msg_iovlen = 1;
+  reads[1].msg_hdr.msg_iov = &pieces[1];
+  reads[1].msg_hdr.msg_iovlen = 1;
+  const int done = ::recvmmsg(socket_.native_handle(), reads, 2, MSG_DONTWAIT, nullptr);
+  if (done < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return ReadResult::closed;
+    drained_ = true;
+    return ReadResult::would_block;
+  }
+  const std::size_t first = reads[0].msg_len;
+  if (first == 0) return ReadResult::closed;  // the peer closed (both reads saw its EOF)
+  b.filled += first;
+  if (done == 1) {
+    drained_ = true;  // the second read failed: EAGAIN (an error stays on the socket for the next call)
+  } else if (reads[1].msg_len == 1) {
+    b.data[b.filled++] = next;  // more bytes: room - 1 left room for this one
+  }  // else the peer's EOF waits behind these bytes: drained_ stays false, so go_idle peeks
+  return ReadResult::data;
+}
+
+// One recv, for a buffer with a single byte of room.
+Connection::ReadResult Connection::read_once(std::size_t room) noexcept {
+  ReadBuffer& b = exchange_->buffer;
   const ssize_t n = ::recv(socket_.native_handle(), b.data + b.filled, room, 0);
   if (n > 0) {
     b.filled += static_cast<std::size_t>(n);
-    return ReadResult::data;  // (short or not: a FIN may wait behind these bytes, see go_idle)
+    return ReadResult::data;  // (a FIN may wait behind these bytes, see go_idle)
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     drained_ = true;

@@ -85,6 +85,7 @@ class Connection {
   bool begin_exchange() noexcept;
   enum class ReadResult { data, would_block, closed };
   ReadResult read_more() noexcept;
+  ReadResult read_once(std::size_t room) noexcept;
   ReadResult peek() noexcept;
   enum class Room { ready, over_limit, no_memory };
   Room make_room() noexcept;
