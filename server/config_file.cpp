@@ -114,6 +114,7 @@ class FileLoader {
     const Entry top[] = {
         {"listen", [&](const toml::node& n) { c.listen = check_listen(string(n, listen_form)); }},
         {"reactors", [&](const toml::node& n) { c.reactors = check_reactors(integer(n, "an integer")); }},
+        {"workers", [&](const toml::node& n) { c.workers = check_workers(integer(n, "an integer")); }},
         {"root", [&](const toml::node& n) { c.root = check_root(path(n, "a directory path")); }},
         {"access_log",
          [&](const toml::node& n) {
@@ -312,14 +313,14 @@ class FileLoader {
            "'limits.max_body_bytes' (" + format_size(l.max_body_bytes) +
                ") must not be larger than 'limits.request_pool_capacity' (" + format_size(l.request_pool_capacity) +
                "): a request's body is held in its pool");
-    // Each reactor gets max_connections / reactors slots, at least one: fewer connections than
-    // reactors would silently allow more than max_connections.
-    const unsigned reactors = reactor_count(config_);
+    // Each reactor (of each worker) gets max_connections / reactors slots, at least one: fewer
+    // connections than reactors would silently allow more than max_connections.
+    const unsigned reactors = reactor_count(config_) * std::max(1u, config_.workers);
     if (l.max_connections < reactors)
       fail(position_of("limits.max_connections", "reactors"),
            "'limits.max_connections' (" + std::to_string(l.max_connections) +
                ") must not be smaller than the number of reactors (" + std::to_string(reactors) +
-               (config_.reactors == 0 ? ", one per core" : "") + "): each reactor holds at least one connection");
+               (config_.reactors == 0 ? ", one per core" : "") + (config_.workers > 1 ? ", of all workers" : "") + "): each reactor holds at least one connection");
   }
 
   toml::source_position position_of(std::string_view preferred, std::string_view other) const {

@@ -68,8 +68,8 @@ Reactor::Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup, con
 
 Reactor::~Reactor() { join(); }
 
-void Reactor::listen_admin(const asio::ip::tcp::endpoint& endpoint) {
-  admin_acceptor_.listen(endpoint);
+void Reactor::adopt_admin(int listener) {
+  admin_acceptor_.adopt(listener);
   admin_ = true;
 }
 
@@ -102,7 +102,7 @@ void Reactor::run() noexcept {
   schedule_tick();
   ready_.set_value();
   io_.run();
-  shared_.scoreboard.publish(snapshot());  // the final figures, for the stats at exit
+  shared_.publish(snapshot());  // the final figures, for the stats at exit
   shared_.access_log.flush();              // every line out by the time the server has stopped
   done_.store(true, std::memory_order_release);
 }
@@ -235,7 +235,7 @@ void Reactor::on_tick() noexcept {
   if (now >= next_publish_) {
     next_publish_ = now + publish_interval;
     pools_.trim();  // h2o's rule: half of what stayed idle all period goes
-    shared_.scoreboard.publish(snapshot());
+    shared_.publish(snapshot());
     shared_.access_log.flush();
   }
   if (!stopping_) {

@@ -86,7 +86,7 @@ std::string usage_error(std::initializer_list<const char*> args) {
 }
 
 const std::string top_keys =
-    "listen, reactors, root, access_log, access_log_format, error_log, log_level, server_name, ring_buffer, limits, "
+    "listen, reactors, workers, root, access_log, access_log_format, error_log, log_level, server_name, ring_buffer, limits, "
     "timeouts, routes, admin";
 const std::string limits_keys =
     "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, connection_memory, "
