@@ -548,7 +548,12 @@ void Connection::on_deadline() noexcept {
 void Connection::shutdown() noexcept {
   stopping_ = true;
   const bool mid_request = exchange_ != nullptr && phase_ != Phase::idle;
-  if (!mid_request) close();  // idle, or not a byte of a request yet
+  // A connection accepted but not read from yet: its client has sent, or is sending, its first
+  // request, and cannot tell a close from a lost request; it gets that one answer (header timeout
+  // and grace period still hold). An idle kept-alive one closes, unless its next request is
+  // already here: a close between two requests is what a client retries.
+  const bool first_due = phase_ == Phase::head && exchange_ == nullptr;
+  if (!mid_request && !first_due && (phase_ != Phase::idle || peek() != ReadResult::data)) close();
   destroy_if_closed();
 }
 

@@ -65,7 +65,8 @@ class Connection {
   void start() noexcept;
   /// Its deadline passed (called by the reactor's tick).
   void on_deadline() noexcept;
-  /// The server is stopping: close now if idle, else after the response in progress.
+  /// The server is stopping: close now if idle, else after the response in progress (a
+  /// connection not read from yet: after its first response).
   void shutdown() noexcept;
   /// Closes at once, whatever it is doing (the grace period is over).
   void abort() noexcept;

@@ -50,12 +50,12 @@ void Shared::collect_workers(http::StatsTable& table, const http::ReactorSnapsho
     for (unsigned i = 0; i < reactors(); ++i)
       add_rows(table, s == seat && i == live.reactor ? live : scoreboard.read(s, i));
     const int p = http::StatsTable::process;
-    table.gauge(p, "worker", "pid", "The worker's process id.", static_cast<std::uint64_t>(w.pid));
-    table.gauge(p, "worker", "generation", "Reloads before the worker started (0: started with the master).",
+    table.gauge(p, "worker_process", "pid", "The worker's process id.", static_cast<std::uint64_t>(w.pid));
+    table.gauge(p, "worker_process", "generation", "Reloads before the worker started (0: started with the master).",
                 w.generation);
-    table.gauge(p, "worker", "draining", "1 while the worker finishes its requests before it exits (reload, stop).",
+    table.gauge(p, "worker_process", "draining", "1 while the worker finishes its requests before it exits (reload, stop).",
                 w.state == State::draining ? 1 : 0);
-    table.counter(p, "worker", "restarts", "Processes of this worker's seat that died and were replaced.",
+    table.counter(p, "worker_process", "restarts", "Processes of this worker's seat that died and were replaced.",
                   w.restarts);
   }
   table.set_worker(0);

@@ -1,0 +1,314 @@
+#!/usr/bin/python3
+"""Master/worker mode (issue 14) of the real mempool-server, each case a fresh server with
+workers = 2, reactors = 1, under load from client threads:
+  kill    a worker SIGKILLed under load is replaced within a second, logged with its cause; the
+          server goes on answering, and only requests in flight on the killed worker's
+          connections fail (at most one per client connection); /stats shows both workers and
+          the restart. A replacement killed at once is restarted after a back-off.
+  sums    /stats and /metrics add up across workers: the per-worker requests sum to the total, and
+          to the number of requests sent.
+  hup     SIGHUP under load starts a new generation with the new file and drains the old one, and
+          loses no request: every request written on a fresh connection gets a full response; on
+          a kept-alive connection the only failure allowed is a clean close before any byte of the
+          response (the keep-alive race every HTTP client retries), which the client retries.
+          A broken file is refused (FILE:LINE:COLUMN in the log) and the workers stay.
+  signals SIGUSR1 is passed on to the workers; SIGTERM drains them and the master exits 0.
+Usage: workers.py --mempool BUILD/bin/mempool-server [CASE...]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mempool_process import Mempool, wait_for  # noqa: E402
+
+BASE = """listen = "127.0.0.1:{port}"
+reactors = 1
+workers = 2
+log_level = "info"
+error_log = "{dir}/server-error.log"
+[admin]
+listen = "127.0.0.1:{admin}"
+[routes]
+"/hello" = "hello"
+"/echo" = "echo"
+"""
+CLIENTS = 4
+
+
+def server_log(server: Mempool) -> str:
+    path = server.workdir / "server-error.log"
+    return (path.read_text(errors="replace") if path.exists() else "") + server.log_text()
+
+
+def children(pid: int) -> set[int]:
+    try:
+        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def stats(server: Mempool) -> dict:
+    status, body = server.get("/stats", admin=True)
+    assert status == 200, status
+    return json.loads(body)
+
+
+def workers_of(s: dict) -> dict[int, dict]:
+    return {w["worker"]: w["worker_process"] for w in s.get("workers", [])}
+
+
+class Load:
+    """Client threads sending GET /hello: `kept` ones on a kept-alive connection (opened again
+    after a clean close, and the request retried once on it), the others a fresh connection per
+    request. Counts responses, retries and failures (with what went wrong)."""
+
+    def __init__(self, server: Mempool, kept: int, fresh: int):
+        self.server = server
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.retried = 0
+        self.failures: list[str] = []
+        self.threads = [threading.Thread(target=self._kept) for _ in range(kept)]
+        self.threads += [threading.Thread(target=self._fresh) for _ in range(fresh)]
+
+    def __enter__(self) -> "Load":
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join()
+
+    def _count(self, failure: str | None = None) -> None:
+        with self.lock:
+            if failure is None:
+                self.ok += 1
+            else:
+                self.failures.append(failure)
+
+    def _exchange(self, conn: http.client.HTTPConnection) -> None:
+        conn.request("GET", "/hello")
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200 or not body:
+            raise AssertionError(f"status {response.status}, {len(body)} bytes")
+
+    def _kept(self) -> None:
+        conn, used = self.server.connection(), False
+        while not self.stop_flag.is_set():
+            try:
+                self._exchange(conn)
+                used = True
+                self._count()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
+                conn.close()
+                conn = self.server.connection()
+                if not used:  # a fresh connection closed without a response: a lost request
+                    self._count(f"kept-alive, fresh connection: {e!r}")
+                    continue
+                used = False
+                with self.lock:
+                    self.retried += 1
+                try:  # the clean close between requests: retry once, on a fresh connection
+                    self._exchange(conn)
+                    used = True
+                    self._count()
+                except Exception as e2:  # noqa: BLE001
+                    conn.close()
+                    conn = self.server.connection()
+                    self._count(f"kept-alive retry: {e2!r}")
+            except Exception as e:  # noqa: BLE001
+                conn.close()
+                conn, used = self.server.connection(), False
+                self._count(f"kept-alive: {e!r}")
+        conn.close()
+
+    def _fresh(self) -> None:
+        while not self.stop_flag.is_set():
+            conn = self.server.connection()
+            try:
+                conn.request("GET", "/hello", headers={"Connection": "close"})
+                response = conn.getresponse()
+                body = response.read()
+                self._count(None if response.status == 200 and body else f"fresh: status {response.status}")
+            except Exception as e:  # noqa: BLE001
+                self._count(f"fresh: {e!r}")
+            finally:
+                conn.close()
+
+
+def case_kill(server: Mempool) -> None:
+    server.start(BASE)
+    master = server.proc.pid
+    wait_for("two workers", lambda: len(children(master)) == 2)
+    started = time.monotonic()
+    with Load(server, kept=CLIENTS, fresh=0) as load:
+        wait_for("some load", lambda: load.ok > 200, timeout=20)
+        time.sleep(max(0.0, started + 1.2 - time.monotonic()))  # older than the back-off's "quick death"
+        s = stats(server)
+        victim = workers_of(s)[1]["pid"]
+        other = workers_of(s)[2]["pid"]
+        before = children(master)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        replacement = wait_for("a replacement worker",
+                               lambda: (children(master) - before - {victim}) or None, timeout=5, interval=0.005)
+        latency_ms = (time.monotonic() - killed_at) * 1000
+        assert latency_ms < 1000, f"replaced after {latency_ms:.0f} ms"
+        ok_at_kill = load.ok
+        wait_for("answers after the kill", lambda: load.ok > ok_at_kill + 200, timeout=20)
+    assert other in children(master), "the other worker died too"
+    assert len(load.failures) <= CLIENTS, f"{len(load.failures)} failures: {load.failures[:10]}"
+    assert re.search(rf"worker 1 \(pid {victim}\) killed by signal 9 \(Killed\); starting another\n",
+                     server_log(server)), server_log(server)
+    new_pid = next(iter(replacement))
+
+    def restart_shown():
+        w = workers_of(stats(server))
+        return w if w.get(1, {}).get("pid") == new_pid else None
+    w = wait_for("/stats to show the new worker", restart_shown)
+    assert w[1]["restarts"] == 1 and w[2]["restarts"] == 0, w
+    assert w[2]["pid"] == other, w
+    _, metrics = server.get("/metrics", admin=True)
+    assert 'mempool_worker_process_restarts_total{worker="1"} 1\n' in metrics.decode(), metrics.decode()[:2000]
+    print(f"kill: replaced in {latency_ms:.1f} ms; {load.ok} requests answered, {len(load.failures)} failed "
+          f"(in flight on the killed worker), {load.retried} retried after a close")
+
+    # A replacement that dies within a second of its start is restarted after a back-off.
+    os.kill(new_pid, signal.SIGKILL)
+    wait_for("the back-off", lambda: re.search(
+        rf"worker 1 \(pid {new_pid}\) killed by signal 9 \(Killed\); starting another in 100 ms", server_log(server)))
+    wait_for("the worker after the back-off", lambda: len(children(master)) == 2)
+    assert server.get("/hello")[0] == 200
+
+
+def case_sums(server: Mempool) -> None:
+    server.start(BASE)
+    sent = 0
+    for _ in range(60):  # fresh connections: the kernel hands them to either worker
+        assert server.get("/hello")[0] == 200
+        sent += 1
+    conns = [server.connection() for _ in range(4)]
+    for _ in range(25):
+        for conn in conns:
+            conn.request("GET", "/hello")
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200
+            sent += 1
+    for conn in conns:
+        conn.close()
+    time.sleep(1.3)  # every reactor publishes once a second
+    s = stats(server)  # this request is counted too (by the worker serving it, live)
+    per_worker: dict[int, int] = {}
+    for reactor in s["reactors"]:
+        per_worker[reactor["worker"]] = per_worker.get(reactor["worker"], 0) + reactor["server"]["requests"]
+    assert sorted(per_worker) == [1, 2], per_worker
+    assert sorted(workers_of(s)) == [1, 2], s["workers"]
+    assert sum(per_worker.values()) == sent + 1, (per_worker, sent)
+    _, metrics = server.get("/metrics", admin=True)
+    samples = re.findall(r'^mempool_server_requests_total\{worker="(\d)",reactor="0"\} (\d+)$', metrics.decode(), re.M)
+    assert len(samples) == 2, samples
+    assert sum(int(v) for _, v in samples) == sent + 2, (samples, sent)
+    print(f"sums: {sent} requests sent, per worker {per_worker} (+1: the /stats request)")
+
+
+def case_hup(server: Mempool) -> None:
+    server.start(BASE)
+    master = server.proc.pid
+    wait_for("two workers", lambda: len(children(master)) == 2)
+    first = children(master)
+    with Load(server, kept=3, fresh=2) as load:
+        wait_for("some load", lambda: load.ok > 200, timeout=20)
+        server.write_config('server_name = "reloaded"\n' + BASE)
+        server.signal(signal.SIGHUP)
+        wait_for("the old generation to drain", lambda: not (children(master) & first), timeout=15)
+        assert len(children(master)) == 2, children(master)
+        ok_at_reload = load.ok
+        wait_for("answers from the new generation", lambda: load.ok > ok_at_reload + 200, timeout=20)
+    assert not load.failures, f"{len(load.failures)} lost requests: {load.failures[:10]}"
+    conn = server.connection()
+    conn.request("GET", "/hello")
+    r = conn.getresponse()
+    r.read()
+    assert r.getheader("Server") == "reloaded", r.getheader("Server")
+    log = server_log(server)
+    assert "SIGHUP: config reloaded" in log, log
+    assert len(re.findall(r"worker [12] \(pid \d+\) exited with status 0 after draining", log)) == 2, log
+    w = workers_of(stats(server))
+    assert sorted(w) == [3, 4] and all(v["generation"] == 1 for v in w.values()), w
+    print(f"hup: {load.ok} requests answered across the reload, none lost, {load.retried} retried after a "
+          "clean close between requests")
+
+    # A broken file: refused with its position, the workers stay and serve.
+    serving = children(master)
+    server.config.write_text(server.config.read_text() + "reactors = \n")
+    server.signal(signal.SIGHUP)
+    wait_for("the refusal", lambda: "SIGHUP: config refused, the workers keep the one in force: " in server_log(server))
+    assert re.search(r"server\.toml:\d+:\d+: ", server_log(server)), server_log(server)
+    time.sleep(0.3)
+    assert children(master) == serving
+    assert server.get("/hello")[0] == 200
+
+
+def case_signals(server: Mempool) -> None:
+    server.start(BASE)
+    master = server.proc.pid
+    wait_for("two workers", lambda: len(children(master)) == 2)
+    workers = children(master)
+    server.signal(signal.SIGUSR1)
+    wait_for("the workers to reopen their logs",
+             lambda: server_log(server).count("SIGUSR1: log files reopened") == 3)  # master + 2 workers
+    conn = server.connection()
+    conn.request("POST", "/echo", body=b"x" * 10)
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 200
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0, server_log(server)
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    log = server_log(server)
+    assert "SIGTERM: draining 2 workers" in log and "master: stopped" in log, log
+
+
+CASES = {"kill": case_kill, "sums": case_sums, "hup": case_hup, "signals": case_signals}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mempool", required=True)
+    parser.add_argument("cases", nargs="*", default=list(CASES))
+    args = parser.parse_args()
+    for name in args.cases:
+        with tempfile.TemporaryDirectory(prefix=f"mempool-workers-{name}-") as tmp:
+            server = Mempool(Path(args.mempool), Path(tmp))
+            try:
+                CASES[name](server)
+            except BaseException:
+                print(server_log(server), file=sys.stderr)
+                raise
+            finally:
+                code = server.stop()
+            assert code == 0, f"exit {code}\n{server_log(server)}"
+            print(f"workers {name}: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
