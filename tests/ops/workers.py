@@ -13,6 +13,8 @@ workers = 2, reactors = 1, under load from client threads:
           response (the keep-alive race every HTTP client retries), which the client retries.
           A broken file is refused (FILE:LINE:COLUMN in the log) and the workers stay.
   signals SIGUSR1 is passed on to the workers; SIGTERM drains them and the master exits 0.
+  startup the master raises the open-file limit and checks it per worker; an address already
+          taken: exit 1 naming it.
 Usage: workers.py --mempool BUILD/bin/mempool-server [CASE...]
 """
 from __future__ import annotations
@@ -22,7 +24,9 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
+import subprocess
 import socket
 import sys
 import tempfile
@@ -32,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mempool_process import Mempool, wait_for  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 BASE = """listen = "127.0.0.1:{port}"
 reactors = 1
@@ -221,7 +226,11 @@ def case_sums(server: Mempool) -> None:
     assert sorted(per_worker) == [1, 2], per_worker
     assert sorted(workers_of(s)) == [1, 2], s["workers"]
     assert sum(per_worker.values()) == sent + 1, (per_worker, sent)
+    time.sleep(1.3)  # the /stats request published too, whichever worker answers /metrics
     _, metrics = server.get("/metrics", admin=True)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.decode())}  # a real parser's view
+    restarts = families["mempool_worker_process_restarts"]
+    assert restarts.type == "counter" and sorted(x.labels["worker"] for x in restarts.samples) == ["1", "2"]
     samples = re.findall(r'^mempool_server_requests_total\{worker="(\d)",reactor="0"\} (\d+)$', metrics.decode(), re.M)
     assert len(samples) == 2, samples
     assert sum(int(v) for _, v in samples) == sent + 2, (samples, sent)
@@ -287,7 +296,29 @@ def case_signals(server: Mempool) -> None:
     assert "SIGTERM: draining 2 workers" in log and "master: stopped" in log, log
 
 
-CASES = {"kill": case_kill, "sums": case_sums, "hup": case_hup, "signals": case_signals}
+def case_startup(server: Mempool) -> None:
+    """What the master does before it forks: the open-file limit (per worker: its share of
+    max_connections, its reactors' caches and listeners), and an address already taken: exit 1
+    naming it."""
+    server.start('root = "{dir}"\n' + BASE + '"/" = "static"\n[limits]\nmax_connections = 10000\n',
+                 preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (32, 64)))
+    assert server.get("/hello")[0] == 200
+    expected = ("open-file limit is 64 (raised from 32; hard limit 64), below the 6002 descriptors the config may "
+                "hold open: max_connections 5000 + open-file caches 1 x 1000 + 2 listeners")
+    assert expected in server_log(server), server_log(server)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    config = server.workdir / "taken.toml"
+    config.write_text(f'listen = "127.0.0.1:{port}"\nworkers = 2\nreactors = 1\n[admin]\nlisten = "off"\n')
+    r = subprocess.run([str(server.binary), "--config", str(config)], capture_output=True, text=True, timeout=30)
+    taken.close()
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert f"cannot listen on 127.0.0.1:{port}: another process (or server) is listening there" in r.stderr, r.stderr
+
+
+CASES = {"kill": case_kill, "sums": case_sums, "hup": case_hup, "signals": case_signals, "startup": case_startup}
 
 
 def main() -> int:
