@@ -13,6 +13,7 @@ workers = 2, reactors = 1, under load from client threads:
           response (the keep-alive race every HTTP client retries), which the client retries.
           A broken file is refused (FILE:LINE:COLUMN in the log) and the workers stay.
   signals SIGUSR1 is passed on to the workers; SIGTERM drains them and the master exits 0.
+  orphans workers exit when their master is killed.
   startup the master raises the open-file limit and checks it per worker; an address already
           taken: exit 1 naming it.
 Usage: workers.py --mempool BUILD/bin/mempool-server [CASE...]
@@ -290,10 +291,27 @@ def case_signals(server: Mempool) -> None:
     assert r.status == 200
     server.signal(signal.SIGTERM)
     assert server.wait() == 0, server_log(server)
-    for pid in workers:
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    assert all(gone(pid) for pid in workers), workers
     log = server_log(server)
     assert "SIGTERM: draining 2 workers" in log and "master: stopped" in log, log
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie nobody has reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def case_orphans(server: Mempool) -> None:
+    """A master killed with SIGKILL takes its workers with it (PR_SET_PDEATHSIG: they drain and exit)."""
+    server.start(BASE)
+    master = server.proc.pid
+    workers = wait_for("two workers", lambda: children(master) if len(children(master)) == 2 else None)
+    server.proc.kill()
+    server.proc.wait()
+    wait_for("the workers to exit after their master", lambda: all(gone(pid) for pid in workers), timeout=10)
 
 
 def case_startup(server: Mempool) -> None:
@@ -318,7 +336,8 @@ def case_startup(server: Mempool) -> None:
     assert f"cannot listen on 127.0.0.1:{port}: another process (or server) is listening there" in r.stderr, r.stderr
 
 
-CASES = {"kill": case_kill, "sums": case_sums, "hup": case_hup, "signals": case_signals, "startup": case_startup}
+CASES = {"kill": case_kill, "sums": case_sums, "hup": case_hup, "signals": case_signals, "startup": case_startup,
+         "orphans": case_orphans}
 
 
 def main() -> int:
@@ -336,7 +355,8 @@ def main() -> int:
                 raise
             finally:
                 code = server.stop()
-            assert code == 0, f"exit {code}\n{server_log(server)}"
+            expected = -signal.SIGKILL if name == "orphans" else 0  # that master was killed
+            assert code == expected, f"exit {code}\n{server_log(server)}"
             print(f"workers {name}: ok")
     return 0
 
