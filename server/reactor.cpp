@@ -164,7 +164,7 @@ void Reactor::close_all(bool idle_only) noexcept {
       if (!idle_only) {
         c->abort();
       } else {
-        c->shutdown();
+        c->shutdown(shared_.worker_process);  // a worker's master carries on with other workers
       }
       c = next;
     }

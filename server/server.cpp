@@ -101,6 +101,8 @@ class Server::Impl {
         live(std::make_shared<const ServerConfig>(shared.config)) {
     server::set_error_log_file(shared.config.error_log);
     server::set_error_log_level(shared.config.log_level);
+    // Before the reactors, whose event loops take descriptors (a worker's master did it).
+    if (!worker) server::raise_descriptor_limit(shared.config, shared.reactors(), *shared.error_log);
     for (unsigned i = 0; i < shared.reactors(); ++i)
       reactors.push_back(std::make_unique<Reactor>(i, shared, setup, admin_setup));
     if (worker) {
@@ -129,7 +131,6 @@ class Server::Impl {
   }
   /// Binds the listening sockets: this process is the server.
   void listen() {
-    server::raise_descriptor_limit(shared.config, shared.reactors(), *shared.error_log);
     const auto address = server::resolve(shared.config.listen);
     // The first reactor picks the port (port 0 in tests); the others join it on SO_REUSEPORT,
     // which nobody else may share.

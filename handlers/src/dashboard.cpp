@@ -102,7 +102,7 @@ constexpr std::string_view page = R"html(<!doctype html>
   let columns = "";  // the reactors' keys, joined: a new set (a worker came or went) redraws the table
   // A reactor's key and column title: "reactor0", or "worker2.reactor0" with worker processes.
   const key = r => (r.worker ? "worker" + r.worker + "." : "") + "reactor" + r.reactor;
-  const title = r => (r.worker ? "worker " + r.worker + " " : "") + "reactor " + r.reactor;
+  const columnTitle = r => (r.worker ? "worker " + r.worker + " " : "") + "reactor " + r.reactor;
 
   // One chart per entry; per-reactor lines (and a total) when `perReactor`, else one line per figure, in total.
   function makeCharts(reactors) {
@@ -115,7 +115,7 @@ constexpr std::string_view page = R"html(<!doctype html>
       div.firstChild.textContent = title;
       box.appendChild(div);
       const series = perReactor
-        ? [["total", names[0], null]].concat(reactors.map(r => [title(r), names[0], key(r)]))
+        ? [["total", names[0], null]].concat(reactors.map(r => [columnTitle(r), names[0], key(r)]))
         : names.map(n => [FIGURES.find(f => f[0] === n)[1], n, null]);
       const chart = new Chart(div.querySelector("canvas"), {
         type: "line",
@@ -171,7 +171,7 @@ constexpr std::string_view page = R"html(<!doctype html>
       table.tBodies[0].innerHTML = "";
       const head = table.tHead.insertRow();
       head.insertCell().outerHTML = "<th>figure</th>";
-      reactors.forEach(r => { head.insertCell().outerHTML = "<th>" + title(r) + "</th>"; });
+      reactors.forEach(r => { head.insertCell().outerHTML = "<th>" + columnTitle(r) + "</th>"; });
       for (const [name, label] of FIGURES) {
         const row = table.tBodies[0].insertRow();
         row.insertCell().textContent = label;
