@@ -2,9 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/resource.h>
 
-#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
 #include <algorithm>
@@ -17,7 +15,6 @@
 #include <spdlog/logger.h>
 
 #include <mempool/http/builtin.hpp>
-#include <mempool/http/open_file_cache.hpp>
 
 #include "error_log.hpp"
 #include "reactor.hpp"
