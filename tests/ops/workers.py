@@ -12,7 +12,8 @@ workers = 2, reactors = 1, under load from client threads:
           a kept-alive connection the only failure allowed is a clean close before any byte of the
           response (the keep-alive race every HTTP client retries), which the client retries.
           A broken file is refused (FILE:LINE:COLUMN in the log) and the workers stay.
-  signals SIGUSR1 is passed on to the workers; SIGTERM drains them and the master exits 0.
+  signals SIGUSR1 is passed on to the workers; SIGTERM drains them (a request in progress holds
+          its worker) and the master exits 0; a second SIGTERM closes every connection at once.
   orphans workers exit when their master is killed.
   startup the master raises the open-file limit and checks it per worker; an address already
           taken: exit 1 naming it.
@@ -289,11 +290,28 @@ def case_signals(server: Mempool) -> None:
     r = conn.getresponse()
     r.read()
     assert r.status == 200
+    # A request in progress (half of its body sent) holds its worker through the drain, whose
+    # grace period is 10 s; the second SIGTERM closes it at once.
+    stuck = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    stuck.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 50)
+    time.sleep(0.2)
+    server.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert server.proc.poll() is None, "the master did not wait for the request in progress"
+    again = time.monotonic()
     server.signal(signal.SIGTERM)
     assert server.wait() == 0, server_log(server)
+    assert time.monotonic() - again < 5, "the second SIGTERM did not stop the workers at once"
+    try:
+        answer = stuck.recv(4096)
+    except ConnectionResetError:
+        answer = b""
+    assert answer == b"", f"the request in progress was answered instead of closed: {answer[:100]!r}"
+    stuck.close()
     assert all(gone(pid) for pid in workers), workers
     log = server_log(server)
     assert "SIGTERM: draining 2 workers" in log and "master: stopped" in log, log
+    assert "SIGTERM again: the workers close every connection now" in log, log
 
 
 def gone(pid: int) -> bool:
