@@ -128,7 +128,7 @@ int Master::run() {
         signal_workers(SIGTERM, true);
       } else {
         log_->warn("{} again: the workers close every connection now", signal_name(signal));
-        signal_workers(SIGTERM, true);
+        signal_workers(SIGTERM, false);  // to a draining worker, the second: it stops at once
       }
     } else if (signal == SIGHUP) {
       if (!stopping_) reload();
@@ -277,7 +277,8 @@ void Master::signal_workers(int signal, bool drain) {
   for (unsigned i = 0; i < seats_.size(); ++i) {
     Seat& s = seats_[i];
     if (s.record.pid <= 0 || s.record.state == WorkerRecord::State::empty) continue;
-    if (drain && s.record.state != WorkerRecord::State::draining) {
+    if (drain) {
+      if (s.record.state == WorkerRecord::State::draining) continue;  // already told (a reload's old generation)
       s.record.state = WorkerRecord::State::draining;
       publish(i);
     }

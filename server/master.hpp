@@ -79,6 +79,7 @@ class Master {
   /// How long run() may wait for a signal: until the next restart is due, at most a second.
   Clock::duration next_wakeup() const;
   unsigned alive() const noexcept;
+  /// Sends `signal` to every live worker; `drain`: to those not draining yet, which now are.
   void signal_workers(int signal, bool drain);
   void reload();
   void reopen_logs();
