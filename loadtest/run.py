@@ -16,6 +16,8 @@ Modes:
   handler     an allocation-heavy handler (parse, transform, render a 2-8 KiB JSON-like body) on a
               request pool and on the heap (glibc, jemalloc, mimalloc): CPU/request, heap
               allocations/request, RSS after a long run (issue 13 §5; mempool-bench, no HTTP)
+  workers     mempool with 2 worker processes beside 2 reactor threads: req/s, CPU/request (master and
+              workers summed), heap allocations/request in the workers (issue 14)
 
 Results go to results/<timestamp>-<mode>/ (summary.md, results.json, PNG charts, logs, configs).
 Exit code: 0; 1 when a scenario failed (wrk errors, wrong answers), a check failed, or a soak,
@@ -31,12 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import allocs, attack, check, cluster, handler, idle, servers, soak, throughput, wrk  # noqa: E402
+from runner import allocs, attack, check, cluster, handler, idle, servers, soak, throughput, workers, wrk  # noqa: E402
 from runner.context import Context, make_run_dir  # noqa: E402
 from runner.procs import Processes, install_cleanup, raise_nofile_limit  # noqa: E402
 
 MODES = {"throughput": throughput.run, "allocs": allocs.run, "idle": idle.run, "soak": soak.run,
-         "check": check.run, "attack": attack.run, "cluster": cluster.run, "handler": handler.run}
+         "check": check.run, "attack": attack.run, "cluster": cluster.run, "handler": handler.run, "workers": workers.run}
 
 
 def int_list(text: str) -> list[int]:
@@ -45,7 +47,7 @@ def int_list(text: str) -> list[int]:
 
 DEFAULT_SERVERS = {"throughput": ["mempool", "nginx", "h2o", "floor"], "allocs": ["mempool", "nginx", "h2o"],
                    "idle": ["mempool", "nginx", "h2o"], "soak": ["mempool"], "check": [],
-                   "attack": ["mempool", "nginx"], "cluster": ["mempool"], "handler": []}
+                   "attack": ["mempool", "nginx"], "cluster": ["mempool"], "handler": [], "workers": []}
 
 
 def server_list(text: str) -> list[str]:

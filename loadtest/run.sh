@@ -6,6 +6,7 @@
 #   loadtest/run.sh idle             memory per idle keep-alive connection (10 000 connections)
 #   loadtest/run.sh soak             1 M requests + 100 k connections against mempool-server
 #   loadtest/run.sh attack           slow clients (slowhttptest) beside a fixed-rate normal client
+#   loadtest/run.sh workers          2 worker processes beside 2 threads: CPU µs/request, allocs/request
 #   loadtest/run.sh cluster          config/deploy/haproxy.cfg + two instances: SIGTERM, SIGKILL, restart
 #   loadtest/run.sh check            the instruments against known answers
 #   loadtest/run.sh --servers mempool,mempool-portable   ... and a second build (see below)

@@ -2,6 +2,7 @@
 
 #include <asio/bind_allocator.hpp>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
@@ -30,20 +31,37 @@ Acceptor::Acceptor(asio::io_context& io, HandlerMemory& memory, http::ReactorCou
                    unsigned reactor) noexcept
     : acceptor_(io.get_executor()), memory_(memory), counters_(counters), admit_(admit), reactor_(reactor) {}
 
-void Acceptor::listen(const asio::ip::tcp::endpoint& endpoint) {
+int Acceptor::open_listener(const asio::ip::tcp::endpoint& endpoint) {
+  asio::io_context io;  // (once, at start)
+  ListeningSocket listener(io.get_executor());
   try {
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(ListeningSocket::reuse_address(true));
+    listener.open(endpoint.protocol());
+    listener.set_option(ListeningSocket::reuse_address(true));
     const int on = 1;  // every reactor binds the same port; the kernel spreads the connections
-    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+    if (::setsockopt(listener.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
       throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
     }
-    acceptor_.bind(endpoint);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-    acceptor_.non_blocking(true);  // accept_queued() stops at EAGAIN instead of waiting
+    listener.bind(endpoint);
+    listener.listen(asio::socket_base::max_listen_connections);
+    listener.non_blocking(true);  // accept_queued() stops at EAGAIN instead of waiting
   } catch (const std::system_error& e) {
     throw std::system_error(e.code(), "cannot listen on " + address_text(endpoint));
   }
+  return listener.release();
+}
+
+void Acceptor::adopt(int listener) {
+  std::error_code ec;
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  const bool v6 = ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
+                  address.ss_family == AF_INET6;
+  acceptor_.assign(v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), listener, ec);
+  if (ec) {
+    ::close(listener);
+    throw std::system_error(ec, "cannot accept on an inherited listening socket");
+  }
+  acceptor_.non_blocking(true);
 }
 
 void Acceptor::check_unclaimed(const asio::ip::tcp::endpoint& endpoint) {
@@ -72,8 +90,16 @@ void Acceptor::resume() noexcept {
 
 void Acceptor::close() noexcept {
   closed_ = true;
+  if (!acceptor_.is_open()) return;
+  // release() takes the socket out of the reactor's epoll set (close() would leave it there while
+  // another descriptor of it is open) and ends the pending accept.
   std::error_code ec;
-  acceptor_.close(ec);
+  const int listener = acceptor_.release(ec);
+  if (ec) {
+    acceptor_.close(ec);
+  } else {
+    ::close(listener);
+  }
 }
 
 void Acceptor::accept() noexcept {

@@ -39,7 +39,13 @@ class Acceptor {
 
   /// Binds and listens on `endpoint` (port 0 picks one), with SO_REUSEPORT so the server's other
   /// reactors can join. Throws std::system_error naming the address.
-  void listen(const asio::ip::tcp::endpoint& endpoint);
+  void listen(const asio::ip::tcp::endpoint& endpoint) { adopt(open_listener(endpoint)); }
+  /// A listening socket on `endpoint` as listen() makes it, not yet any acceptor's: what a master
+  /// process makes before it forks (master.hpp). Throws std::system_error naming the address.
+  static int open_listener(const asio::ip::tcp::endpoint& endpoint);
+  /// Accepts on `listener`, a listening socket (open_listener()'s, or a duplicate of one a parent
+  /// process made), which it owns from now on.
+  void adopt(int listener);
 
   /// Throws std::system_error (EADDRINUSE) naming `endpoint` when some socket already listens
   /// there, this process's or another's: SO_REUSEPORT would let a second server (of the same
@@ -52,7 +58,9 @@ class Acceptor {
   void start() noexcept;
   /// Starts again after a failed accept paused it; nothing if it was not paused.
   void resume() noexcept;
-  /// Stops accepting for good: closes the listening socket (the pending accept ends).
+  /// Stops accepting for good: closes the listening socket (the pending accept ends). Its epoll
+  /// registration goes first: another process (a master, a sibling worker) may keep the socket
+  /// open, and epoll forgets a socket only when every descriptor of it is closed.
   void close() noexcept;
 
  private:

@@ -122,6 +122,7 @@ class FileLoader {
     const Entry top[] = {
         {"listen", [&](const toml::node& n) { c.listen = check_listen(string(n, listen_form)); }},
         {"reactors", [&](const toml::node& n) { c.reactors = check_reactors(integer(n, "an integer")); }},
+        {"workers", [&](const toml::node& n) { c.workers = check_workers(integer(n, "an integer")); }},
         {"root", [&](const toml::node& n) { c.root = check_root(path(n, "a directory path")); }},
         {"access_log",
          [&](const toml::node& n) {

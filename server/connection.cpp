@@ -578,11 +578,20 @@ void Connection::on_deadline() noexcept {
   destroy_if_closed();
 }
 
-void Connection::shutdown() noexcept {
+void Connection::shutdown(bool replaced) noexcept {
   stopping_ = true;
   const bool mid_request = exchange_ != nullptr && phase_ != Phase::idle;
-  if (!mid_request) close();  // idle, or not a byte of a request yet
+  if (!mid_request && (!replaced || !keep_for_successor())) close();  // idle, or not a byte of a request yet
   destroy_if_closed();
+}
+
+// A connection accepted but not read from yet: its client has sent, or is sending, its first
+// request, and cannot tell a close from a lost request; it gets that one answer (header timeout
+// and grace period still hold). An idle kept-alive one closes, unless its next request is already
+// here: a close between two requests is what a client retries.
+bool Connection::keep_for_successor() noexcept {
+  const bool first_due = phase_ == Phase::head && exchange_ == nullptr;
+  return first_due || (phase_ == Phase::idle && peek() == ReadResult::data);
 }
 
 void Connection::abort() noexcept {

@@ -65,8 +65,10 @@ class Connection {
   void start() noexcept;
   /// Its deadline passed (called by the reactor's tick).
   void on_deadline() noexcept;
-  /// The server is stopping: close now if idle, else after the response in progress.
-  void shutdown() noexcept;
+  /// The server is stopping: close now if idle, else after the response in progress. `replaced`:
+  /// a worker process drains while its successor takes over the listening socket; a connection
+  /// not read from yet then gets its first answer, an idle one whose next request has arrived too.
+  void shutdown(bool replaced = false) noexcept;
   /// Closes at once, whatever it is doing (the grace period is over).
   void abort() noexcept;
 
@@ -87,6 +89,8 @@ class Connection {
   ReadResult read_more() noexcept;
   ReadResult read_once(std::size_t room) noexcept;
   ReadResult peek() noexcept;
+  /// shutdown(true): whether a request of this idle connection's client may be on its way.
+  bool keep_for_successor() noexcept;
   enum class Room { ready, over_limit, no_memory };
   Room make_room() noexcept;
   bool send_continue() noexcept;

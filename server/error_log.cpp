@@ -23,8 +23,22 @@ std::shared_ptr<spdlog::logger> error_log() {
   own_sink = std::make_shared<LogFile>(true);
   auto logger = std::make_shared<spdlog::logger>("mempool", own_sink);
   spdlog::initialize_logger(logger);
-  spdlog::flush_every(std::chrono::seconds(1));
+  logger->flush_on(spdlog::level::trace);  // until a flusher thread may run
   return logger;
+}
+
+void start_error_log_flusher() {
+  static std::once_flag started;
+  std::call_once(started, [] {
+    const auto logger = error_log();
+    bool own = false;
+    {
+      const std::lock_guard lock(made);
+      own = own_sink != nullptr;
+    }
+    if (own) logger->flush_on(spdlog::level::off);  // spdlog's default: the flusher does it
+    spdlog::flush_every(std::chrono::seconds(1));
+  });
 }
 
 void set_error_log_level(std::string_view level) {

@@ -14,8 +14,13 @@
 
 namespace mempool::server {
 
-/// The logger (made on first use, flushed every second).
+/// The logger (made on first use; flushed every line until start_error_log_flusher()).
 std::shared_ptr<spdlog::logger> error_log();
+
+/// Flushes the logger every second from a thread of spdlog's, instead of every line. The Server
+/// calls it when it starts; a master process (master.hpp) never does: it forks, and must stay
+/// single-threaded.
+void start_error_log_flusher();
 
 /// Sets its level ("trace" ... "off", as checked by the config).
 void set_error_log_level(std::string_view level);

@@ -1,13 +1,15 @@
 // mempool-server: the reference HTTP server of the mempool framework, a thin main over
 // mempool::http::Server (the library): the command line and config (command_line.hpp), then
 // the built-ins where the config's [routes] say, until SIGINT or SIGTERM; SIGHUP reloads the config
-// (the file and the same flags again), SIGUSR1 reopens the logs. `mempool-server --help`.
+// (the file and the same flags again), SIGUSR1 reopens the logs. With workers >= 1 the process is
+// a master (workers.hpp) that forks that many worker processes. `mempool-server --help`.
 #include <exception>
 #include <iostream>
 
 #include <spdlog/logger.h>
 
 #include <mempool/http/server.hpp>
+#include <mempool/http/workers.hpp>
 
 #include "command_line.hpp"
 #include "error_log.hpp"
@@ -50,9 +52,14 @@ int main(int argc, char** argv) {
     } else {
       error_log()->info("config: {}", config.source.string());
     }
+    const auto reload = [&command_line] { return resolve_config(command_line); };
+    if (config.workers > 0) {  // master/worker mode: this process supervises, its workers serve
+      mempool::http::run_workers(config, {}, reload);
+      return exit_success;
+    }
     mempool::http::Server server(config);
     server.start();
-    server.wait_for_signal([&command_line] { return resolve_config(command_line); });
+    server.wait_for_signal(reload);
     return exit_success;
   } catch (const std::exception& e) {
     error_log()->critical("{}", e.what());

@@ -69,8 +69,8 @@ Reactor::Reactor(unsigned id, Shared& shared, const http::RouteSetup& setup, con
 
 Reactor::~Reactor() { join(); }
 
-void Reactor::listen_admin(const asio::ip::tcp::endpoint& endpoint) {
-  admin_acceptor_.listen(endpoint);
+void Reactor::adopt_admin(int listener) {
+  admin_acceptor_.adopt(listener);
   admin_ = true;
 }
 
@@ -103,7 +103,7 @@ void Reactor::run() noexcept {
   schedule_tick();
   ready_.set_value();
   io_.run();
-  shared_.scoreboard.publish(snapshot());  // the final figures, for the stats at exit
+  shared_.publish(snapshot());  // the final figures, for the stats at exit
   shared_.access_log.flush();              // every line out by the time the server has stopped
   done_.store(true, std::memory_order_release);
 }
@@ -165,7 +165,7 @@ void Reactor::close_all(bool idle_only) noexcept {
       if (!idle_only) {
         c->abort();
       } else {
-        c->shutdown();
+        c->shutdown(shared_.worker_process);  // a worker's master carries on with other workers
       }
       c = next;
     }
@@ -237,7 +237,7 @@ void Reactor::on_tick() noexcept {
     next_publish_ = now + publish_interval;
     pools_.trim();  // h2o's rule: half of what stayed idle all period goes
     for (StaticRoot& files : static_files_) files.files.cache().expire_inactive();
-    shared_.scoreboard.publish(snapshot());
+    shared_.publish(snapshot());
     shared_.access_log.flush();
   }
   if (!stopping_) {

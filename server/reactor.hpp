@@ -58,8 +58,13 @@ class Reactor final : private http::ReactorServices {
   /// Opens the acceptor on `endpoint` (port 0 picks one); before start().
   void listen(const asio::ip::tcp::endpoint& endpoint) { acceptor_.listen(endpoint); }
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  /// Accepts on `listener`, a listening socket it owns from now on (a worker's duplicate of its
+  /// master's); before start().
+  void adopt(int listener) { acceptor_.adopt(listener); }
   /// Opens the admin listener on `endpoint` (reactor 0 only); before start().
-  void listen_admin(const asio::ip::tcp::endpoint& endpoint);
+  void listen_admin(const asio::ip::tcp::endpoint& endpoint) { adopt_admin(Acceptor::open_listener(endpoint)); }
+  /// The same on a listening socket it owns from now on.
+  void adopt_admin(int listener);
   asio::ip::tcp::endpoint admin_endpoint() const { return admin_acceptor_.local_endpoint(); }
   /// Starts the reactor's thread. The future is ready once the routes are set up and the reactor
   /// accepts; it holds the exception if the route setup threw (the thread has then ended).

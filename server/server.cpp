@@ -2,9 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/resource.h>
 
-#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
 #include <algorithm>
@@ -17,11 +15,11 @@
 #include <spdlog/logger.h>
 
 #include <mempool/http/builtin.hpp>
-#include <mempool/http/open_file_cache.hpp>
 
 #include "error_log.hpp"
 #include "reactor.hpp"
 #include "shared.hpp"
+#include "startup.hpp"
 #include "value_syntax.hpp"
 
 namespace mempool::http {
@@ -30,15 +28,6 @@ namespace {
 
 using server::Reactor;
 using server::Shared;
-
-/// The first address `listen.host` resolves to (a literal, or a name such as localhost).
-asio::ip::tcp::endpoint resolve(const ListenAddress& listen) {
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
-  const auto results =
-      resolver.resolve(listen.host, std::to_string(listen.port), asio::ip::tcp::resolver::numeric_service);
-  return *results.begin();
-}
 
 /// Blocks `signals` in the calling thread while it lives (threads started meanwhile inherit it).
 class SignalMask {
@@ -56,45 +45,6 @@ class SignalMask {
  private:
   sigset_t previous_;
 };
-
-bool serves_files(const std::vector<RouteConfig>& routes) {
-  return std::any_of(routes.begin(), routes.end(), [](const RouteConfig& r) { return r.handler == Builtin::static_files; });
-}
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit (nginx's worker_rlimit_nofile, without the
-/// extra directive) and checks it against the descriptors `config` may hold open at once: its
-/// connections, an open-file cache per reactor that serves files, and its listening sockets.
-/// Short of that: a warning naming the numbers (the server still starts; an accept that finds no
-/// descriptor pauses, see Acceptor). Short of even the listeners (and stdin, stdout, stderr): an error.
-void raise_descriptor_limit(const ServerConfig& config, unsigned reactors, spdlog::logger& log) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
-  const rlim_t soft = limit.rlim_cur;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = soft;
-  }
-  if (limit.rlim_cur == RLIM_INFINITY) return;
-  const std::size_t have = limit.rlim_cur;
-  const std::string limit_text = std::to_string(have) +
-                                 (have != soft ? " (raised from " + std::to_string(soft) + "; hard limit "
-                                               : " (hard limit ") +
-                                 (limit.rlim_max == RLIM_INFINITY ? "unlimited" : std::to_string(limit.rlim_max)) + ")";
-  const std::size_t listeners = reactors + (config.admin.listen ? 1 : 0);
-  constexpr std::size_t stdio = 3;
-  if (have < listeners + stdio)
-    throw std::runtime_error("open-file limit is " + limit_text + ", too low for even the " +
-                             std::to_string(listeners) + " listeners");
-  const std::size_t caches =
-      serves_files(config.routes) ? reactors : (config.admin.listen && serves_files(config.admin.routes) ? 1 : 0);
-  const std::size_t entries = config.open_file_cache.max_entries;
-  const std::size_t need = config.limits.max_connections + caches * entries + listeners;
-  if (need > have)
-    log.warn("open-file limit is {}, below the {} descriptors the config may hold open: max_connections {} + "
-             "open-file caches {} x {} + {} listeners; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower "
-             "limits.max_connections",
-             limit_text, need, config.limits.max_connections, caches, entries, listeners);
-}
 
 StaticFilesOptions static_files_options(const OpenFileCacheConfig& cache) {
   StaticFilesOptions options;
@@ -160,21 +110,21 @@ ServerConfig agreed(ServerConfig config) {
 
 class Server::Impl {
  public:
-  Impl(ServerConfig config, RouteSetup routes)
-      : setup(std::move(routes)), shared(agreed(std::move(config))), live(std::make_shared<const ServerConfig>(shared.config)) {
+  Impl(ServerConfig config, RouteSetup routes, const std::optional<server::WorkerSeat>& worker)
+      : setup(std::move(routes)),
+        shared(agreed(std::move(config)), worker),
+        live(std::make_shared<const ServerConfig>(shared.config)) {
     server::set_error_log_file(shared.config.error_log);
     server::set_error_log_level(shared.config.log_level);
-    raise_descriptor_limit(shared.config, shared.reactors(), *shared.error_log);
-    const auto address = resolve(shared.config.listen);
+    // Before the reactors, whose event loops take descriptors (a worker's master did it).
+    if (!worker) server::raise_descriptor_limit(shared.config, shared.reactors(), *shared.error_log);
     for (unsigned i = 0; i < shared.reactors(); ++i)
       reactors.push_back(std::make_unique<Reactor>(i, shared, setup, admin_setup));
-    // The first reactor picks the port (port 0 in tests); the others join it on SO_REUSEPORT,
-    // which nobody else may share.
-    server::Acceptor::check_unclaimed(address);
-    reactors.front()->listen(address);
-    const auto bound = reactors.front()->local_endpoint();
-    for (std::size_t i = 1; i < reactors.size(); ++i) reactors[i]->listen(bound);
-    if (shared.config.admin.listen) reactors.front()->listen_admin(resolve(*shared.config.admin.listen));
+    if (worker) {
+      adopt(*worker);
+    } else {
+      listen();
+    }
   }
 
   const RouteSetup setup;  ///< before the reactors, which call it
@@ -193,6 +143,23 @@ class Server::Impl {
   void set_live_config(std::shared_ptr<const ServerConfig> next) {
     const std::lock_guard lock(live_mutex);
     live = std::move(next);
+  }
+  /// Binds the listening sockets: this process is the server.
+  void listen() {
+    const auto address = server::resolve(shared.config.listen);
+    // The first reactor picks the port (port 0 in tests); the others join it on SO_REUSEPORT,
+    // which nobody else may share.
+    server::Acceptor::check_unclaimed(address);
+    reactors.front()->listen(address);
+    const auto bound = reactors.front()->local_endpoint();
+    for (std::size_t i = 1; i < reactors.size(); ++i) reactors[i]->listen(bound);
+    if (shared.config.admin.listen) reactors.front()->listen_admin(server::resolve(*shared.config.admin.listen));
+  }
+  /// Accepts on the master's sockets: this process is one of its workers. Each reactor gets a
+  /// descriptor of its own (Asio registers one descriptor with one io_context).
+  void adopt(const server::WorkerSeat& worker) {
+    for (auto& r : reactors) r->adopt(server::duplicate(worker.listener));
+    if (worker.admin_listener >= 0) reactors.front()->adopt_admin(server::duplicate(worker.admin_listener));
   }
   bool all_finished() const noexcept {
     return std::all_of(reactors.begin(), reactors.end(), [](const auto& r) { return r->finished_running(); });
@@ -250,7 +217,14 @@ Server::Server(ServerConfig config, std::function<void(Router&)> setup)
              })) {}
 
 Server::Server(ServerConfig config, RouteSetup setup)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(setup))) {}
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(setup), std::nullopt)) {}
+
+Server::Server(ServerConfig config, RouteSetup setup, const server::WorkerSeat& worker) {
+  if (!setup) {  // Server(config)'s built-ins
+    setup = [this](Router& routes, ReactorServices& reactor) { mount_routes(routes, reactor, *impl_->live_config()); };
+  }
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(setup), worker);
+}
 
 Server::~Server() {
   if (!impl_) return;
@@ -261,6 +235,7 @@ Server::~Server() {
 void Server::start() {
   if (impl_->started) return;
   impl_->started = true;
+  server::start_error_log_flusher();
   std::vector<std::future<void>> ready;
   {
     const SignalMask reactors_ignore({SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE});
@@ -357,6 +332,7 @@ int Server::wait_for_signal(std::function<ServerConfig()> reload_config) {
   for (;;) {
     if (sigwait(&handled, &signal) != 0) continue;
     if (signal == SIGINT || signal == SIGTERM) break;
+    if (signal == SIGHUP && impl_->shared.worker_process) continue;  // the master reloads, with new workers
     if (signal == SIGUSR1) {
       reopen();
       continue;
@@ -405,7 +381,7 @@ unsigned Server::reactors() const noexcept { return static_cast<unsigned>(impl_-
 
 std::vector<ReactorSnapshot> Server::snapshots() const {
   std::vector<ReactorSnapshot> all;
-  for (unsigned i = 0; i < reactors(); ++i) all.push_back(impl_->shared.scoreboard.read(i));
+  for (unsigned i = 0; i < reactors(); ++i) all.push_back(impl_->shared.scoreboard.read(impl_->shared.seat, i));
   return all;
 }
 

@@ -108,11 +108,25 @@ ListenAddress check_listen(const ListenAddress& address) {
   return address;
 }
 
-unsigned check_reactors(std::int64_t n) {
-  if (n < reactors_range.min || n > reactors_range.max)
-    throw Invalid{range_text(reactors_range.min, reactors_range.max, std::to_string(n))};
+namespace {
+
+unsigned check_count(const Range<std::int64_t>& range, std::int64_t n) {
+  if (n < range.min || n > range.max) throw Invalid{range_text(range.min, range.max, std::to_string(n))};
   return static_cast<unsigned>(n);
 }
+
+unsigned check_count_text(const Range<std::int64_t>& range, std::string_view text) {
+  const auto n = parse_digits(text);
+  if (!n)
+    throw Invalid{"must be a whole number between " + std::to_string(range.min) + " and " +
+                  std::to_string(range.max) + ", got " + in_quotes(text)};
+  return check_count(range, static_cast<std::int64_t>(std::min<std::uint64_t>(*n, std::numeric_limits<std::int64_t>::max())));
+}
+
+}  // namespace
+
+unsigned check_reactors(std::int64_t n) { return check_count(reactors_range, n); }
+unsigned check_workers(std::int64_t n) { return check_count(workers_range, n); }
 
 std::string check_log_level(std::string_view level) {
   if (std::find(log_levels.begin(), log_levels.end(), level) == log_levels.end())
@@ -246,13 +260,8 @@ std::string format_listen(const ListenAddress& address) {
   return (ipv6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(address.port);
 }
 
-unsigned check_reactors_text(std::string_view text) {
-  const auto n = parse_digits(text);
-  if (!n)
-    throw Invalid{"must be a whole number between " + std::to_string(reactors_range.min) + " and " +
-                  std::to_string(reactors_range.max) + ", got " + in_quotes(text)};
-  return check_reactors(static_cast<std::int64_t>(std::min<std::uint64_t>(*n, std::numeric_limits<std::int64_t>::max())));
-}
+unsigned check_reactors_text(std::string_view text) { return check_count_text(reactors_range, text); }
+unsigned check_workers_text(std::string_view text) { return check_count_text(workers_range, text); }
 
 std::string check_route_path(std::string_view path) {
   const bool clean = std::all_of(path.begin(), path.end(), [](char c) {
@@ -280,14 +289,15 @@ std::optional<Disagreement> find_disagreement(const ServerConfig& config, bool r
                             ") must fit the parser's 32-bit offsets (at most " + std::to_string(offset_limit) +
                             " bytes)",
                         true};
-  // Each reactor gets max_connections / reactors slots, at least one: fewer connections than
-  // reactors would silently allow more than max_connections.
-  const unsigned reactors = reactor_count(config);
+  // Each reactor (of each worker) gets max_connections / reactors slots, at least one: fewer
+  // connections than reactors would silently allow more than max_connections.
+  const unsigned reactors = reactor_count(config) * std::max(1u, config.workers);
   if (l.max_connections < reactors)
     return Disagreement{"limits.max_connections", "reactors",
                         "'limits.max_connections' (" + std::to_string(l.max_connections) +
                             ") must not be smaller than the number of reactors (" + std::to_string(reactors) +
                             (config.reactors == 0 ? ", one per core" : "") +
+                            (config.workers > 1 ? ", of all workers" : "") +
                             "): each reactor holds at least one connection",
                         true};
   if (required_only) return std::nullopt;

@@ -34,6 +34,8 @@ struct Range {
 };
 
 inline constexpr Range<std::int64_t> reactors_range{0, 1024};
+/// Worker processes (0: none, the reactors run in the one process).
+inline constexpr Range<std::int64_t> workers_range{0, 64};
 inline constexpr Range<std::size_t> ring_buffer_range{4 * KiB, GiB};
 inline constexpr Range<std::size_t> header_buffer_range{64, MiB};
 inline constexpr Range<std::size_t> max_header_bytes_range{64, 16 * MiB};
@@ -91,6 +93,9 @@ std::optional<ListenAddress> check_admin_listen(std::string_view text);
 unsigned check_reactors(std::int64_t n);
 /// --reactors: a whole number in range (its own message for "4x" or "-1").
 unsigned check_reactors_text(std::string_view text);
+unsigned check_workers(std::int64_t n);
+/// --workers: a whole number in range.
+unsigned check_workers_text(std::string_view text);
 std::string check_log_level(std::string_view level);
 std::string check_server_name(std::string_view name);
 /// An explicit root must exist and be a directory: a typo fails at start, not as 404s.

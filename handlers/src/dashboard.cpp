@@ -1,8 +1,10 @@
 // The dashboard page (builtin.hpp): one self-contained page, no network fetch but its own
 // server's /stats and /dashboard/chart.js (Debian's libjs-chart.js, served by chart_js()). It
 // polls /stats each second and keeps 5 minutes of points; each live figure carries
-// data-metric="<name>" (the total) and data-metric="<name>.reactor<N>" (one reactor's) whose text
-// is its current value. Without Chart.js it still shows the figures.
+// data-metric="<name>" (the total) and data-metric="<name>.reactor<N>" (one reactor's; in
+// master/worker mode "<name>.worker<W>.reactor<N>") whose text is its current value, and the
+// workers' restarts data-metric="worker_restarts" (the total) and "worker_restarts.worker<W>".
+// Without Chart.js it still shows the figures.
 #include <mempool/http/builtin.hpp>
 
 #include <cerrno>
@@ -49,6 +51,7 @@ constexpr std::string_view page = R"html(<!doctype html>
 <div class="figures" id="figures"></div>
 <div class="charts" id="charts"></div>
 <table id="reactors"><thead></thead><tbody></tbody></table>
+<table id="workers"><thead></thead><tbody></tbody></table>
 <script>
 "use strict";
 (function () {
@@ -96,7 +99,10 @@ constexpr std::string_view page = R"html(<!doctype html>
   const haveCharts = typeof Chart !== "undefined";
   if (!haveCharts) document.getElementById("nocharts").style.display = "inline";
   const charts = {};
-  let reactorCount = 0;
+  let columns = "";  // the reactors' keys, joined: a new set (a worker came or went) redraws the table
+  // A reactor's key and column title: "reactor0", or "worker2.reactor0" with worker processes.
+  const key = r => (r.worker ? "worker" + r.worker + "." : "") + "reactor" + r.reactor;
+  const columnTitle = r => (r.worker ? "worker " + r.worker + " " : "") + "reactor " + r.reactor;
 
   // One chart per entry; per-reactor lines (and a total) when `perReactor`, else one line per figure, in total.
   function makeCharts(reactors) {
@@ -109,8 +115,8 @@ constexpr std::string_view page = R"html(<!doctype html>
       div.firstChild.textContent = title;
       box.appendChild(div);
       const series = perReactor
-        ? [["total", names[0], -1]].concat(reactors.map(r => ["reactor " + r.reactor, names[0], r.reactor]))
-        : names.map(n => [FIGURES.find(f => f[0] === n)[1], n, -1]);
+        ? [["total", names[0], null]].concat(reactors.map(r => [columnTitle(r), names[0], key(r)]))
+        : names.map(n => [FIGURES.find(f => f[0] === n)[1], n, null]);
       const chart = new Chart(div.querySelector("canvas"), {
         type: "line",
         data: { labels: [], datasets: series.map(([label], k) => ({
@@ -126,52 +132,85 @@ constexpr std::string_view page = R"html(<!doctype html>
   }
 
   function sum(list) { return list.reduce((a, b) => a + b, 0); }
-  let previous = null, previousAt = 0;
+  let previous = {}, previousAt = 0;  // the last poll's reactors by key
 
   function update(stats, now) {
     const reactors = stats.reactors;
-    if (reactorCount === 0) { reactorCount = reactors.length; makeCharts(reactors); }
-    const dt = previous ? (now - previousAt) / 1000 : 1;
+    if (Object.keys(charts).length === 0) makeCharts(reactors);
+    const dt = previousAt ? (now - previousAt) / 1000 : 1;
     const per = {};  // name -> [value per reactor]
     for (const [name, , read] of FIGURES)
-      per[name] = reactors.map((r, i) => read(r, previous && previous[i], dt));
+      per[name] = reactors.map(r => read(r, previous[key(r)], dt));
     for (const [name] of FIGURES) {
       const total = sum(per[name]);
       values[name].textContent = Number.isInteger(total) ? String(total) : total.toFixed(1);
     }
     renderTable(reactors, per);
+    renderWorkers(stats.workers || []);
     const label = new Date(now).toLocaleTimeString();
     for (const chart of Object.values(charts)) {
       chart.data.labels.push(label);
-      chart.series.forEach(([, name, reactor], k) => {
-        chart.data.datasets[k].data.push(reactor < 0 ? sum(per[name]) : per[name][reactor]);
+      chart.series.forEach(([, name, column], k) => {
+        const i = reactors.findIndex(r => key(r) === column);
+        chart.data.datasets[k].data.push(column === null ? sum(per[name]) : i < 0 ? null : per[name][i]);
         if (chart.data.datasets[k].data.length > KEEP) chart.data.datasets[k].data.shift();
       });
       if (chart.data.labels.length > KEEP) chart.data.labels.shift();
       chart.update("none");
     }
-    previous = reactors;
+    previous = Object.fromEntries(reactors.map(r => [key(r), r]));
     previousAt = now;
   }
 
   function renderTable(reactors, per) {
     const table = document.getElementById("reactors");
-    if (!table.tHead.rows.length) {
+    const keys = reactors.map(key).join(",");
+    if (keys !== columns) {
+      columns = keys;
+      table.tHead.innerHTML = "";
+      table.tBodies[0].innerHTML = "";
       const head = table.tHead.insertRow();
       head.insertCell().outerHTML = "<th>figure</th>";
-      reactors.forEach(r => { head.insertCell().outerHTML = "<th>reactor " + r.reactor + "</th>"; });
+      reactors.forEach(r => { head.insertCell().outerHTML = "<th>" + columnTitle(r) + "</th>"; });
       for (const [name, label] of FIGURES) {
         const row = table.tBodies[0].insertRow();
         row.insertCell().textContent = label;
-        reactors.forEach(r => { row.insertCell().setAttribute("data-metric", name + ".reactor" + r.reactor); });
+        reactors.forEach(r => { row.insertCell().setAttribute("data-metric", name + "." + key(r)); });
       }
     }
     for (const [name] of FIGURES)
       reactors.forEach((r, i) => {
         const v = per[name][i];
-        table.querySelector('[data-metric="' + name + '.reactor' + r.reactor + '"]').textContent =
+        table.querySelector('[data-metric="' + name + '.' + key(r) + '"]').textContent =
           Number.isInteger(v) ? String(v) : v.toFixed(1);
       });
+  }
+
+  // Worker processes (master/worker mode): pid, generation, restarts; nothing in one process.
+  function renderWorkers(workers) {
+    const table = document.getElementById("workers");
+    table.tHead.innerHTML = "";
+    table.tBodies[0].innerHTML = "";
+    if (!workers.length) return;
+    const head = table.tHead.insertRow();
+    for (const h of ["worker", "pid", "generation", "state", "restarts"]) head.insertCell().outerHTML = "<th>" + h + "</th>";
+    let restarts = 0;
+    for (const w of workers) {
+      const row = table.tBodies[0].insertRow();
+      const p = w.worker_process;
+      const cells = [w.worker, p.pid, p.generation, p.draining ? "draining" : "running"];
+      for (const c of cells) row.insertCell().textContent = String(c);
+      const r = row.insertCell();
+      r.setAttribute("data-metric", "worker_restarts.worker" + w.worker);
+      r.textContent = String(p.restarts);
+      restarts += p.restarts;
+    }
+    const total = table.tBodies[0].insertRow();
+    total.insertCell().textContent = "total";
+    for (let i = 0; i < 3; ++i) total.insertCell();
+    const r = total.insertCell();
+    r.setAttribute("data-metric", "worker_restarts");
+    r.textContent = String(restarts);
   }
 
   async function poll() {

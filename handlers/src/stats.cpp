@@ -85,17 +85,24 @@ void append_sample(Text& out, const Row& r) {
   if (r.kind == Kind::bucket) out += "_bucket";
   if (r.kind == Kind::sum_micro) out += "_sum";
   if (r.kind == Kind::count) out += "_count";
+  const bool worker = r.worker != 0;
   const bool reactor = r.scope != StatsTable::process;
   const bool label = !r.label.name.empty();
-  if (reactor || label) {
+  if (worker || reactor || label) {
     out += '{';
+    if (worker) {
+      out += "worker=\"";
+      append_value(out, static_cast<std::uint64_t>(r.worker));
+      out += '"';
+    }
     if (reactor) {
+      if (worker) out += ',';
       out += "reactor=\"";
       append_value(out, static_cast<std::uint64_t>(r.scope));
       out += '"';
     }
     if (label) {
-      if (reactor) out += ',';
+      if (worker || reactor) out += ',';
       out += r.label.name;
       out += "=\"";
       out += r.label.value;
@@ -125,26 +132,48 @@ Handler get_only(Body body) {
 std::string_view StatsTable::json(RequestPool pool) const {
   Text out(pool.resource());
   out.reserve(64 * rows_.size());
-  out += "{\"reactors\":[";
-  bool first_reactor = true;
-  for (std::size_t i = 0; i < rows_.size();) {
-    std::size_t j = i;
-    while (j < rows_.size() && rows_[j].scope == rows_[i].scope) ++j;
-    const std::span<const Row> scope(rows_.data() + i, j - i);
-    if (rows_[i].scope != process) {
-      out += first_reactor ? "{\"reactor\":" : ",{\"reactor\":";
-      first_reactor = false;
-      append_value(out, static_cast<std::uint64_t>(rows_[i].scope));
-      out += ',';
-      append_scope_json(out, scope);
-      out += '}';
+  // Runs of rows of one scope and worker: a reactor's object, a worker's, or the process's rows.
+  const auto each_run = [this](auto&& visit) {
+    for (std::size_t i = 0; i < rows_.size();) {
+      std::size_t j = i;
+      while (j < rows_.size() && rows_[j].scope == rows_[i].scope && rows_[j].worker == rows_[i].worker) ++j;
+      visit(std::span<const Row>(rows_.data() + i, j - i));
+      i = j;
     }
-    i = j;
-  }
-  out += "],\"process\":{";
+  };
+  const auto objects = [&](std::string_view key, auto&& wanted) {
+    out += '"';
+    out += key;
+    out += "\":[";
+    bool first = true;
+    each_run([&](std::span<const Row> run) {
+      const Row& r = run.front();
+      if (!wanted(r)) return;
+      out += first ? "{" : ",{";
+      first = false;
+      if (r.scope != process) {
+        out += "\"reactor\":";
+        append_value(out, static_cast<std::uint64_t>(r.scope));
+        out += ',';
+      }
+      if (r.worker != 0) {
+        out += "\"worker\":";
+        append_value(out, static_cast<std::uint64_t>(r.worker));
+        out += ',';
+      }
+      append_scope_json(out, run);
+      out += '}';
+    });
+    out += "],";
+  };
+  out += '{';
+  objects("reactors", [](const Row& r) { return r.scope != process; });
+  const bool workers = std::any_of(rows_.begin(), rows_.end(), [](const Row& r) { return r.worker != 0; });
+  if (workers) objects("workers", [](const Row& r) { return r.scope == process && r.worker != 0; });
+  out += "\"process\":{";
   std::pmr::vector<Row> process_rows(pool.resource());
   for (const Row& r : rows_) {
-    if (r.scope == process) process_rows.push_back(r);
+    if (r.scope == process && r.worker == 0) process_rows.push_back(r);
   }
   append_scope_json(out, process_rows);
   out += "}}\n";
@@ -171,12 +200,12 @@ void StatsTable::histogram(int scope, std::string_view group, std::string_view n
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < LatencyHistogram::bounds_us.size(); ++i) {
     cumulative += h.counts[i];
-    rows_.push_back({scope, group, name, help, cumulative, Kind::bucket, {"le", LatencyHistogram::bounds_text[i]}});
+    rows_.push_back({scope, group, name, help, cumulative, Kind::bucket, {"le", LatencyHistogram::bounds_text[i]}, worker_});
   }
   cumulative += h.counts.back();
-  rows_.push_back({scope, group, name, help, cumulative, Kind::bucket, {"le", "+Inf"}});
-  rows_.push_back({scope, group, name, help, h.sum_us, Kind::sum_micro, {}});
-  rows_.push_back({scope, group, name, help, cumulative, Kind::count, {}});
+  rows_.push_back({scope, group, name, help, cumulative, Kind::bucket, {"le", "+Inf"}, worker_});
+  rows_.push_back({scope, group, name, help, h.sum_us, Kind::sum_micro, {}, worker_});
+  rows_.push_back({scope, group, name, help, cumulative, Kind::count, {}, worker_});
 }
 
 Handler stats_json_handler(StatsCollector collect) {

@@ -3,6 +3,8 @@ check of every scenario's answer before anything is measured.
 
   mempool           build/release/server/mempool-server --reactors 1
   mempool-portable  the same from build/release-portable (-DMEMPOOL_PORTABLE_WAIT=ON; --portable-build)
+  mempool-threaded  mempool-server --reactors 2 (the workers mode)
+  mempool-workers   mempool-server --reactors 1 --workers 2: a master and 2 worker processes (the workers mode)
   nginx             Debian's nginx-light, 1 worker, open_file_cache, libnginx-mod-http-echo for /echo
   h2o               Debian's h2o, 1 thread; /hello is a 13-byte file (file.file), /echo an mruby handler
   floor             loadtest/tools/floor_server.c: counts request heads, writes canned /hello answers
@@ -33,6 +35,9 @@ NGINX_ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 FIXED_COST_BYTES_PER_CONNECTION = 4096
 FIXED_COST_ALLOCS_PER_REQUEST = 3
 NAMES = ("mempool", "nginx", "h2o", "floor", "mempool-portable")  # what --servers accepts
+# The workers mode's two layouts of 2 reactors: threads of one process, or worker processes.
+PROCESS_LAYOUTS = {"mempool-threaded": ["--reactors", "2", "--workers", "0"],
+                   "mempool-workers": ["--reactors", "1", "--workers", "2"]}
 MEMPOOL_NAMES = ("mempool", "mempool-portable")                   # the same server, two builds
 PORTABLE_OPTION = "MEMPOOL_PORTABLE_WAIT"
 
@@ -211,12 +216,14 @@ def _not_hello(why: str) -> dict[str, str]:
 def _command(ctx: Context, name: str, port: int, log_level: str,
              admin_port: int | None = None) -> tuple[list[str], dict[str, str]]:
     """The command line of a server, and its notes per scenario."""
-    if name in MEMPOOL_NAMES:
-        binary = ctx.mempool_server if name == "mempool" else ctx.portable_server
+    if name in MEMPOOL_NAMES or name in PROCESS_LAYOUTS:
+        binary = ctx.portable_server if name == "mempool-portable" else ctx.mempool_server
         admin = f"127.0.0.1:{admin_port}" if admin_port else "off"
+        layout = PROCESS_LAYOUTS.get(name, ["--reactors", "1"])
         return [str(binary), "--config", str(_mempool_config(ctx)),
-                "--listen", f"127.0.0.1:{port}", "--admin-listen", admin, "--reactors", "1", "--root", str(ctx.www),
-                "--access-log", "off", "--log-level", log_level], {} if name == "mempool" else _portable_notes(ctx)
+                "--listen", f"127.0.0.1:{port}", "--admin-listen", admin, *layout, "--root", str(ctx.www),
+                "--access-log", "off", "--log-level", log_level], \
+            _portable_notes(ctx) if name == "mempool-portable" else {}
     if name == "floor":
         return [str(ctx.tool("floor_server")), "--port", str(port)], \
             _not_hello("the floor serves GET /hello on kept-alive connections only")

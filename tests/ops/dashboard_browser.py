@@ -7,7 +7,7 @@ mempool-server, sends traffic to the public port, and checks that
   - every chart has points, one per poll;
   - the browser logged no JavaScript error;
 then saves a screenshot (its path is printed). A second run without the Chart.js file shows the
-figures all the same.
+figures all the same, and with worker processes (workers = 2) each worker's reactors and restarts.
 Usage: dashboard_browser.py --mempool BUILD/bin/mempool-server --screenshot FILE.png
 """
 from __future__ import annotations
@@ -121,10 +121,14 @@ def check_live(driver, server: Mempool, screenshot: Path) -> None:
 
 
 def check_without_charts(driver, server: Mempool) -> None:
+    """The server runs 2 worker processes: their reactors and restarts are shown too."""
     driver.get(f"http://127.0.0.1:{server.admin}/dashboard")
     wait_for("figures without Chart.js", lambda: figure(driver, "requests") is not None, timeout=15)
     assert driver.execute_script("return typeof Chart") == "undefined"
     assert driver.find_element(By.ID, "nocharts").is_displayed()
+    total, *per_worker = figures(driver, "requests", "requests.worker1.reactor0", "requests.worker2.reactor0")
+    assert None not in per_worker and sum(per_worker) == total, (total, per_worker)
+    assert figures(driver, "worker_restarts", "worker_restarts.worker1", "worker_restarts.worker2") == [0, 0, 0]
     errors = [e for e in severe(driver) if "chart.js" not in e]  # the script's own 404 is expected
     assert not errors, f"JavaScript console errors: {errors}"
     print("dashboard: without Chart.js the figures are shown")
@@ -148,7 +152,8 @@ def main() -> int:
             bare_dir.mkdir()
             bare = Mempool(Path(args.mempool), bare_dir)
             servers.append(bare)
-            check_without_charts(driver, bare.start(CONFIG + 'chart_js = "/nonexistent/chart.min.js"\n'))
+            workers = CONFIG.replace("reactors = 2", "reactors = 1\nworkers = 2")
+            check_without_charts(driver, bare.start(workers + 'chart_js = "/nonexistent/chart.min.js"\n'))
         finally:
             driver.quit()
             for s in servers:

@@ -86,8 +86,8 @@ std::string usage_error(std::initializer_list<const char*> args) {
 }
 
 const std::string top_keys =
-    "listen, reactors, root, access_log, access_log_format, error_log, log_level, server_name, ring_buffer, limits, "
-    "timeouts, open_file_cache, routes, admin";
+    "listen, reactors, workers, root, access_log, access_log_format, error_log, log_level, server_name, ring_buffer, "
+    "limits, timeouts, open_file_cache, routes, admin";
 const std::string limits_keys =
     "header_buffer, max_header_bytes, max_uri_bytes, max_body_bytes, request_pool_capacity, connection_memory, "
     "max_connections, "
@@ -525,6 +525,26 @@ TEST_CASE("max_connections below the reactor count is an error at the key the fi
   CHECK_NOTHROW(load_text(dir, "reactors = 4\n[limits]\nmax_connections = 4\n"));
 }
 
+// With worker processes every worker's reactors get their share.
+TEST_CASE("max_connections below the reactors of all workers is an error") {
+  TempDir dir;
+  check_error(text_error(dir, "reactors = 2\nworkers = 3\n[limits]\nmax_connections = 5\n"), dir.path() / "server.toml",
+              4, 19,
+              "'limits.max_connections' (5) must not be smaller than the number of reactors (6, of all workers): each "
+              "reactor holds at least one connection");
+  CHECK(load_text(dir, "reactors = 2\nworkers = 3\n[limits]\nmax_connections = 6\n").workers == 3u);
+}
+
+TEST_CASE("workers is a whole number from 0 to 64") {
+  TempDir dir;
+  CHECK(load_text(dir, "workers = 0\n").workers == 0u);
+  CHECK(load_text(dir, "workers = 64\n").workers == 64u);
+  check_error(text_error(dir, "reactors = 1\nworkers = 65\n"), dir.path() / "server.toml", 2, 11,
+              "'workers' must be between 0 and 64, got 65");
+  check_error(text_error(dir, "workers = \"2\"\n"), dir.path() / "server.toml", 1, 11,
+              "'workers' must be an integer, not a string");
+}
+
 // --- Durations ----------------------------------------------------------------------------------
 
 // Durations read like nginx's: bare digits are seconds; ms, s, m, h, d suffixes.
@@ -819,7 +839,7 @@ TEST_CASE("every setting flag of the table is accepted, applied and shown in the
     CHECK_FALSE(flag.value.empty());
     CHECK(help.find(std::string(flag.name) + " " + std::string(flag.value)) != std::string::npos);
   }
-  CHECK(settings == 6);
+  CHECK(settings == 7);
 }
 
 // The admin listener: loopback 9090 for mempool-server, off for a library user, "off" in the file
@@ -934,6 +954,13 @@ TEST_CASE("the --reactors flag rejects non-numbers, signs and values past 1024")
         "--reactors must be a whole number between 0 and 1024, got \"99999999999999999999\"");
   TempDir dir;
   CHECK(resolved(dir, {"--reactors", "1024"}).reactors == 1024u);
+}
+
+TEST_CASE("the --workers flag takes a whole number from 0 to 64") {
+  CHECK(usage_error({"--workers", "x"}) == "--workers must be a whole number between 0 and 64, got \"x\"");
+  CHECK(usage_error({"--workers=65"}) == "--workers must be between 0 and 64, got 65");
+  TempDir dir;
+  CHECK(resolved(dir, {"--workers", "2"}).workers == 2u);
 }
 
 // Flag values get the same checks as the file's, with the flag named instead of the key.

@@ -144,7 +144,7 @@ TEST_CASE("the handler API never reaches the server and the allocators never rea
   const std::set<std::string> server_side = [] {
     std::set<std::string> s;
     for (const auto& m : graph().modules("server/")) s.insert(m);
-    for (const char* m : {"http/server", "http/config"}) s.insert(m);
+    for (const char* m : {"http/server", "http/config", "http/workers"}) s.insert(m);
     return s;
   }();
   for (const std::string& module : graph().modules("http/")) {

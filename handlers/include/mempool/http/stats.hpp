@@ -51,7 +51,10 @@ struct LatencyHistogram {
   }
 };
 
-/// Rows of (scope, group, name, value). scope is a reactor's number, or `process`.
+/// Rows of (scope, group, name, value). scope is a reactor's number, or `process`. In
+/// master/worker mode a row also names its worker (set_worker()): a label worker="W" beside the
+/// reactor's, and in JSON a "worker" field in the reactor's object, or its own object in "workers"
+/// for a worker's process-scope rows.
 class StatsTable {
  public:
   static constexpr int process = -1;
@@ -68,30 +71,35 @@ class StatsTable {
     std::uint64_t value;     ///< sum_micro: microseconds, rendered as seconds
     Kind kind;
     Label label;
+    int worker = 0;          ///< the worker process it belongs to, from 1; 0: none (one process)
   };
 
   /// Rows in `pool`; every call below throws std::bad_alloc when it is full.
   explicit StatsTable(RequestPool pool) : rows_(pool.resource()) {}
   void counter(int scope, std::string_view group, std::string_view name, std::string_view help,
                std::uint64_t value, Label label = {}) {
-    rows_.push_back({scope, group, name, help, value, Kind::counter, label});
+    rows_.push_back({scope, group, name, help, value, Kind::counter, label, worker_});
   }
   void gauge(int scope, std::string_view group, std::string_view name, std::string_view help,
              std::uint64_t value, Label label = {}) {
-    rows_.push_back({scope, group, name, help, value, Kind::gauge, label});
+    rows_.push_back({scope, group, name, help, value, Kind::gauge, label, worker_});
   }
   /// A histogram family `name` (ending in its unit, e.g. "request_duration_seconds").
   void histogram(int scope, std::string_view group, std::string_view name, std::string_view help,
                  const LatencyHistogram& h);
+  /// The rows reported from now on belong to worker `worker` (from 1; 0: to none).
+  void set_worker(int worker) noexcept { worker_ = worker; }
   const std::pmr::vector<Row>& rows() const noexcept { return rows_; }
 
-  /// {"reactors":[{"reactor":0,"<group>":{"<name>":value,...},...},...],"process":{...}}
+  /// {"reactors":[{"reactor":0,"<group>":{"<name>":value,...},...},...],"process":{...}}; with
+  /// workers: {"reactors":[{"reactor":0,"worker":1,...},...],"workers":[{"worker":1,"<group>":{...}},...],"process":{...}}
   std::string_view json(RequestPool pool) const;
   /// Prometheus text format 0.0.4: per family # HELP, # TYPE, then its samples.
   std::string_view prometheus(RequestPool pool) const;
 
  private:
   std::pmr::vector<Row> rows_;
+  int worker_ = 0;
 };
 
 /// Fills a table; called on the reactor that serves the request.

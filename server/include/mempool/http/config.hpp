@@ -125,6 +125,7 @@ struct AdminConfig {
 struct ServerConfig {
   ListenAddress listen;
   unsigned reactors = 0;                            // 0: one per core (std::thread::hardware_concurrency)
+  unsigned workers = 0;                             // worker processes (run_workers, workers.hpp); 0: none
   std::filesystem::path root;                       // static files ("static" routes); empty: none
   std::optional<std::filesystem::path> access_log;  // nullopt: off
   AccessLogFormat access_log_format = AccessLogFormat::combined;

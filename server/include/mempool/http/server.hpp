@@ -44,6 +44,11 @@
 #include <mempool/http/router.hpp>
 #include <mempool/http/services.hpp>
 
+namespace mempool::server {
+struct WorkerSeat;  // master/worker mode (workers.hpp): a worker's place in its master's scoreboard
+class Master;
+}
+
 namespace mempool::http {
 
 /// An address a server listens on.
@@ -118,6 +123,11 @@ class Server {
   std::vector<ReactorSnapshot> snapshots() const;
 
  private:
+  friend class server::Master;
+  /// A worker process's server (workers.hpp): it accepts on its master's sockets and publishes to
+  /// its master's scoreboard; SIGHUP is its master's. An empty setup mounts config.routes.
+  Server(ServerConfig config, RouteSetup setup, const server::WorkerSeat& worker);
+
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
