@@ -367,6 +367,11 @@ std::vector<RouteConfig> default_admin_routes() {
           {"/dashboard/chart.js", Builtin::chart_js}};
 }
 
+ServerConfig load_config(const fs::path& file) {
+  const ServerConfig defaults;
+  return load_config(file, defaults);
+}
+
 ServerConfig load_config(const fs::path& file, const ServerConfig& defaults) {
   const std::string text = read_whole_file(file);
   toml::table document;

@@ -167,6 +167,8 @@ class ConfigError : public std::runtime_error {
 /// Relative `root` and `access_log` resolve against the file's folder; a `root` the file names
 /// must be an existing directory. A [routes] table replaces the default routes as a whole.
 /// Throws ConfigError (see the file comment).
-ServerConfig load_config(const std::filesystem::path& file, const ServerConfig& defaults = {});
+ServerConfig load_config(const std::filesystem::path& file, const ServerConfig& defaults);
+/// The same over the built-in defaults, ServerConfig{}.
+ServerConfig load_config(const std::filesystem::path& file);
 
 }  // namespace mempool::http
